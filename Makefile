@@ -1,0 +1,63 @@
+# Spinboard: the two commands a platform engineer needs are `make demo` and `make test`.
+# Both set everything up from a fresh clone (Python 3.11+ on PATH as python3).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PYTHONDONTWRITEBYTECODE := 1
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+
+.PHONY: help setup synth lint typecheck unit infra sandbox-tests e2e test demo sandbox clean
+
+help:
+	@echo "make demo     set up, start the local sandbox, onboard three accounts, show the result"
+	@echo "make test     set up, then lint, type check and run every test"
+	@echo "make sandbox  run the local sandbox in the foreground (Ctrl-C stops it)"
+	@echo "make synth    synthesize the CDK app into cdk.out"
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+synth: $(STAMP)
+	$(BIN)/python app.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy cdk functions sandbox app.py
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit --cov=functions --cov-branch --cov-report=term --cov-fail-under=90
+
+infra: synth
+	$(BIN)/cfn-lint
+	$(BIN)/pytest tests/infra
+
+sandbox-tests: $(STAMP)
+	$(BIN)/pytest tests/sandbox
+
+e2e: $(STAMP)
+	$(BIN)/pytest tests/e2e
+
+test: lint typecheck unit infra sandbox-tests e2e
+
+demo: $(STAMP)
+	$(BIN)/python -m spinboard_sandbox.demo
+
+sandbox: $(STAMP)
+	$(BIN)/python -m spinboard_sandbox
+
+clean:
+	rm -rf cdk.out .sandbox .pytest_cache .mypy_cache .ruff_cache .coverage

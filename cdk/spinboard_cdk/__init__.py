@@ -1,0 +1,1 @@
+"""Spinboard's CDK app: settings, stacks and the checks run at synth."""

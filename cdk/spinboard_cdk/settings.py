@@ -1,0 +1,205 @@
+"""Deployment settings: one typed, validated object built from CDK context at synth time.
+
+Every key has the default the manual procedure uses, except the three account-specific values
+(`spinnakerAccountId`, `managementAccountId`, `minnakerInstanceId`). A bad or missing value fails
+synth with a `SettingsError` that names the key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
+INSTANCE_ID = re.compile(r"^i-([0-9a-f]{8}|[0-9a-f]{17})$")
+REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+# IAM role and policy names: https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
+IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]{1,128}$")
+STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,100}$")
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A CDK context value is missing or invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the onboarding stack needs to know about the organization and Spinnaker."""
+
+    spinnaker_account_id: str
+    management_account_id: str
+    minnaker_instance_id: str
+    organization_id: str
+    region: str = "us-east-1"
+    stack_name: str = "Spinboard"
+    management_role_name: str = "SpinboardOrganizationAccess"
+    org_access_role_name: str = "OrganizationAccountAccessRole"
+    managed_role_name: str = "SpinnakerManagedRole"
+    managed_role_policies: tuple[str, ...] = ("PowerUserAccess",)
+    base_role_name: str = "BaseIAMRole"
+    managing_role_name: str = "Spinnaker"
+    managing_policy_name: str = "SpinnakerManagingPolicy"
+    regions: tuple[str, ...] = ("us-east-1", "us-west-2")
+    account_name_template: str = "aws-{slug}"
+    readiness_timeout_minutes: int = 15
+    powertools_version: str = "3.37.0"
+    powertools_layer_arn: str = ""
+    log_retention_days: int = 90
+
+    @property
+    def spinnaker_in_management_account(self) -> bool:
+        """Layout (b): Spinnaker runs in the management account, so no role chain is needed."""
+        return self.spinnaker_account_id == self.management_account_id
+
+    @property
+    def management_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.management_account_id}:role/{self.management_role_name}"
+
+    @classmethod
+    def from_context(cls, context: Callable[[str], Any]) -> Settings:
+        """Build from a context lookup such as `node.try_get_context`."""
+        reader = _ContextReader(context)
+        return cls(
+            spinnaker_account_id=reader.text("spinnakerAccountId", ACCOUNT_ID, "a 12-digit id"),
+            management_account_id=reader.text("managementAccountId", ACCOUNT_ID, "a 12-digit id"),
+            minnaker_instance_id=reader.text(
+                "minnakerInstanceId", INSTANCE_ID, "an EC2 instance id such as i-0123456789abcdef0"
+            ),
+            organization_id=reader.text(
+                "organizationId", ORGANIZATION_ID, "an Organizations id such as o-a1b2c3d4e5"
+            ),
+            region=reader.text("region", REGION, "an AWS region code", default=cls.region),
+            stack_name=reader.text(
+                "stackName", STACK_NAME, "a CloudFormation stack name", default=cls.stack_name
+            ),
+            management_role_name=reader.iam_name("managementRoleName", cls.management_role_name),
+            org_access_role_name=reader.iam_name("orgAccessRoleName", cls.org_access_role_name),
+            managed_role_name=reader.iam_name("managedRoleName", cls.managed_role_name),
+            managed_role_policies=reader.policies("managedRolePolicies", cls.managed_role_policies),
+            base_role_name=reader.iam_name("baseRoleName", cls.base_role_name),
+            managing_role_name=reader.iam_name("managingRoleName", cls.managing_role_name),
+            managing_policy_name=reader.iam_name("managingPolicyName", cls.managing_policy_name),
+            regions=reader.regions("regions", cls.regions),
+            account_name_template=reader.template("accountNameTemplate", cls.account_name_template),
+            readiness_timeout_minutes=reader.integer(
+                "readinessTimeoutMinutes", cls.readiness_timeout_minutes, low=1, high=24 * 60
+            ),
+            powertools_version=reader.text(
+                "powertoolsVersion",
+                re.compile(r"^3\.\d+\.\d+$"),
+                "a Powertools for AWS Lambda (Python) v3 version such as 3.37.0",
+                default=cls.powertools_version,
+            ),
+            powertools_layer_arn=reader.text(
+                "powertoolsLayerArn",
+                re.compile(r"^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[\w-]+:\d+)?$"),
+                "a Lambda layer version ARN (or empty to resolve the public Powertools layer)",
+                default=cls.powertools_layer_arn,
+            ),
+            log_retention_days=reader.integer(
+                "logRetentionDays", cls.log_retention_days, low=1, high=3653
+            ),
+        )
+
+
+class _ContextReader:
+    def __init__(self, context: Callable[[str], Any]) -> None:
+        self._context = context
+
+    def _raw(self, key: str) -> Any:
+        value = self._context(key)
+        if isinstance(value, str):
+            value = value.strip()
+        return value
+
+    def text(
+        self, key: str, pattern: re.Pattern[str], expected: str, default: str | None = None
+    ) -> str:
+        value = self._raw(key)
+        if value is None or value == "":
+            if default is None:
+                raise SettingsError(
+                    f"context key '{key}' is missing: set it in cdk.json or with -c {key}=..."
+                    f" ({expected})"
+                )
+            return default
+        if not isinstance(value, str) or not pattern.match(value):
+            raise SettingsError(f"context key '{key}' is {value!r}; expected {expected}")
+        return value
+
+    def iam_name(self, key: str, default: str) -> str:
+        return self.text(key, IAM_NAME, "an IAM name (1-64 of A-Za-z0-9+=,.@_-)", default)
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        value = self._raw(key)
+        if value is None or value == "":
+            return default
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or isinstance(value, bool) or not low <= number <= high:
+            raise SettingsError(
+                f"context key '{key}' is {value!r}; expected a whole number from {low} to {high}"
+            )
+        return number
+
+    def _list(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self._raw(key)
+        if value is None or value in ("", []):
+            return default
+        if isinstance(value, str):
+            items = [item.strip() for item in value.split(",")]
+        elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+            items = [item.strip() for item in value]
+        else:
+            raise SettingsError(
+                f"context key '{key}' is {value!r}; expected a list of strings"
+                " or a comma-separated string"
+            )
+        if any(not item for item in items):
+            raise SettingsError(f"context key '{key}' is {value!r}; it contains an empty item")
+        if len(set(items)) != len(items):
+            raise SettingsError(f"context key '{key}' is {value!r}; it repeats an item")
+        return tuple(items)
+
+    def regions(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        regions = self._list(key, default)
+        for region in regions:
+            if not REGION.match(region):
+                raise SettingsError(
+                    f"context key '{key}' contains {region!r}; expected AWS region codes"
+                )
+        return regions
+
+    def policies(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        policies = self._list(key, default)
+        for policy in policies:
+            if not (IAM_NAME.match(policy) or POLICY_ARN.match(policy)):
+                raise SettingsError(
+                    f"context key '{key}' contains {policy!r}; expected AWS managed policy"
+                    " names (e.g. PowerUserAccess) or policy ARNs"
+                )
+        return policies
+
+    def template(self, key: str, default: str) -> str:
+        value = self._raw(key)
+        if value is None or value == "":
+            return default
+        if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9-]*\{slug\}[a-z0-9-]*", value):
+            raise SettingsError(
+                f"context key '{key}' is {value!r}; expected a template with one {{slug}} and"
+                " otherwise only a-z, 0-9 and '-' (Spinnaker account names), e.g. aws-{slug}"
+            )
+        return value
+
+
+def load_settings(context: Mapping[str, Any]) -> Settings:
+    """Convenience for tests and tools: build settings from a plain mapping."""
+    return Settings.from_context(context.get)
