@@ -261,6 +261,21 @@ class OnboardingStack(Stack):
                 "Pinned on purpose to python3.13/arm64, the runtime the product targets and the"
                 " one its Powertools layer is resolved for; raised together with the layer.",
             )
+        if self.settings.spinnaker_in_management_account:
+            s = self.settings
+            _acknowledge(
+                self.provision_target_account.role,
+                f"AwsSolutions-IAM5[Resource::arn:aws:iam::*:role/{s.org_access_role_name}]",
+                "The org access role is assumed in whichever member account is onboarded;"
+                " the aws:ResourceOrgID condition limits it to accounts of this organization.",
+            )
+            _acknowledge(
+                self.validate_request.role,
+                "AwsSolutions-IAM5[Resource::arn:aws:organizations::"
+                f"{s.management_account_id}:account/{s.organization_id}/*]",
+                "DescribeAccount of any member account of this organization (and only of it):"
+                " the account to onboard is known only at run time.",
+            )
         _acknowledge(
             self.onboard_account.role,
             "AwsSolutions-IAM5[Resource::*]",

@@ -1,0 +1,212 @@
+"""What the onboarding stack must contain, read from the synthesized template."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from .conftest import MANAGEMENT, SPINNAKER, Synthesized
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def resources(synth: Synthesized, kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: resource
+        for name, resource in synth.template_json["Resources"].items()
+        if resource["Type"] == kind
+    }
+
+
+def statements_of_role(synth: Synthesized, role_name: str) -> list[dict[str, Any]]:
+    """Every statement of every AWS::IAM::Policy attached to the role whose RoleName is given."""
+    roles = resources(synth, "AWS::IAM::Role")
+    (logical_id,) = [
+        name for name, role in roles.items() if role["Properties"].get("RoleName") == role_name
+    ]
+    statements: list[dict[str, Any]] = []
+    for policy in resources(synth, "AWS::IAM::Policy").values():
+        if {"Ref": logical_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def state_machine_role_statements(synth: Synthesized) -> list[dict[str, Any]]:
+    (machine,) = resources(synth, "AWS::StepFunctions::StateMachine").values()
+    role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in resources(synth, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_onboard_account_state_machine_is_loaded_from_the_asl_file(layout_a: Synthesized) -> None:
+    (machine,) = resources(layout_a, "AWS::StepFunctions::StateMachine").values()
+    properties = machine["Properties"]
+    assert "OnboardAccount" in properties["StateMachineName"]
+    asl = (ROOT / "statemachine" / "onboard_account.asl.json").read_text()
+    assert properties["DefinitionString"] == asl
+    placeholders = set(re.findall(r"\$\{(\w+)\}", asl))
+    assert placeholders == set(properties["DefinitionSubstitutions"])
+    assert properties["TracingConfiguration"] == {"Enabled": True}
+    assert properties["LoggingConfiguration"]["Level"] == "ALL"
+
+
+def test_functions_run_python_313_on_arm64_with_tracing_and_settings(
+    layout_a: Synthesized,
+) -> None:
+    functions = resources(layout_a, "AWS::Lambda::Function")
+    assert len(functions) == 2
+    for function in functions.values():
+        properties = function["Properties"]
+        assert properties["Runtime"] == "python3.13"
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert len(properties["Layers"]) == 1
+        env = properties["Environment"]["Variables"]
+        assert env["SPINNAKER_ACCOUNT_ID"] == SPINNAKER
+        assert env["MANAGEMENT_ACCOUNT_ID"] == MANAGEMENT
+        assert env["MANAGEMENT_ROLE_NAME"] == "SpinboardOrganizationAccess"
+        assert env["MANAGED_ROLE_NAME"] == "SpinnakerManagedRole"
+        assert env["MANAGED_ROLE_POLICIES"] == "PowerUserAccess"
+        assert env["DEFAULT_REGIONS"] == "us-east-1,us-west-2"
+        assert env["READINESS_TIMEOUT_MINUTES"] == "15"
+    handlers = sorted(f["Properties"]["Handler"] for f in functions.values())
+    assert handlers == [
+        "handlers.provision_target_account.handler",
+        "handlers.validate_request.handler",
+    ]
+    for handler in handlers:
+        module = handler.rsplit(".", 1)[0].replace(".", "/")
+        assert (ROOT / "functions" / f"{module}.py").is_file()
+
+
+def test_the_powertools_layer_matches_the_pinned_library(layout_a: Synthesized) -> None:
+    requirements = (ROOT / "requirements.txt").read_text()
+    version = re.search(r"aws-lambda-powertools\[?[\w,]*\]?==([\d.]+)", requirements)
+    assert version is not None
+    defaults = [p.get("Default") for p in layout_a.template_json["Parameters"].values()]
+    assert f"/aws/service/powertools/python/arm64/python3.13/{version.group(1)}" in defaults
+
+
+def test_layout_a_lambdas_may_only_assume_the_management_role(layout_a: Synthesized) -> None:
+    for role_name in ("Spinboard-ValidateRequest", "Spinboard-ProvisionTargetAccount"):
+        statements = statements_of_role(layout_a, role_name)
+        assume = [s for s in statements if "sts:AssumeRole" in as_list(s["Action"])]
+        assert len(assume) == 1
+        assert assume[0]["Resource"] == (
+            f"arn:aws:iam::{MANAGEMENT}:role/SpinboardOrganizationAccess"
+        )
+        actions = {a for s in statements for a in as_list(s["Action"])}
+        assert not any(a.startswith(("organizations:", "iam:")) for a in actions)
+
+
+def test_layout_b_assumes_org_roles_only_inside_the_organization(layout_b: Synthesized) -> None:
+    statements = statements_of_role(layout_b, "Spinboard-ProvisionTargetAccount")
+    (assume,) = [s for s in statements if "sts:AssumeRole" in as_list(s["Action"])]
+    assert assume["Resource"] == "arn:aws:iam::*:role/OrganizationAccountAccessRole"
+    assert assume["Condition"] == {"StringEquals": {"aws:ResourceOrgID": "o-abcdefghij"}}
+
+    statements = statements_of_role(layout_b, "Spinboard-ValidateRequest")
+    (describe,) = [s for s in statements if "organizations:DescribeAccount" in as_list(s["Action"])]
+    assert describe["Resource"] == f"arn:aws:organizations::{SPINNAKER}:account/o-abcdefghij/*"
+    for function in resources(layout_b, "AWS::Lambda::Function").values():
+        assert function["Properties"]["Environment"]["Variables"]["MANAGEMENT_ROLE_NAME"] == ""
+
+
+def test_state_machine_may_invoke_only_its_functions_and_notify(layout_a: Synthesized) -> None:
+    statements = state_machine_role_statements(layout_a)
+    invoked = [
+        resource
+        for s in statements
+        if "lambda:InvokeFunction" in as_list(s["Action"])
+        for resource in as_list(s["Resource"])
+    ]
+    functions = resources(layout_a, "AWS::Lambda::Function")
+    assert sorted(json.dumps(r) for r in invoked) == sorted(
+        json.dumps({"Fn::GetAtt": [name, "Arn"]}) for name in functions
+    )
+    publish = [s for s in statements if "sns:Publish" in as_list(s["Action"])]
+    (topic_id,) = resources(layout_a, "AWS::SNS::Topic")
+    assert [s["Resource"] for s in publish] == [{"Ref": topic_id}]
+
+
+def test_failures_are_notified_on_an_encrypted_topic_reachable_only_over_tls(
+    layout_a: Synthesized,
+) -> None:
+    layout_a.template.has_resource_properties(
+        "AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()}
+    )
+    layout_a.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    layout_a.template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+    asl = json.loads((ROOT / "statemachine" / "onboard_account.asl.json").read_text())
+    notify = [
+        s for s in asl["States"].values() if s.get("Resource") == "arn:aws:states:::sns:publish"
+    ]
+    assert notify, "the state machine must publish failures"
+    fails = [s for s in asl["States"].values() if s["Type"] == "Fail"]
+    assert all("ErrorPath" in s and "CausePath" in s for s in fails)
+
+
+def test_logs_are_kept_and_retained(layout_a: Synthesized) -> None:
+    groups = resources(layout_a, "AWS::Logs::LogGroup")
+    assert len(groups) == 3
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == 90
+        assert group["DeletionPolicy"] == "Retain"
+
+
+def test_cdk_nag_reports_no_unacknowledged_finding_and_every_acknowledgement_has_a_reason(
+    layout_a: Synthesized, layout_b: Synthesized
+) -> None:
+    for synth in (layout_a, layout_b):
+        (report,) = synth.validation_report["pluginReports"]
+        assert report["pluginName"] == "AwsSolutions"
+        assert report["conclusion"] == "success"
+        assert report["violations"] == []
+        for suppressed in report["suppressedViolations"]:
+            assert len(suppressed["reason"]) > 40, suppressed
+
+
+def test_cfn_lint_is_clean_on_both_layouts(layout_a: Synthesized, layout_b: Synthesized) -> None:
+    templates = [str(s.outdir / "Spinboard.template.json") for s in (layout_a, layout_b)]
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--config-file",
+            str(ROOT / ".cfnlintrc.yaml"),
+            *templates,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

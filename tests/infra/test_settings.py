@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spinboard_cdk.settings import Settings, SettingsError, load_settings
+
+from .conftest import BASE_CONTEXT
+
+
+def settings(**overrides: Any) -> Settings:
+    return load_settings(dict(BASE_CONTEXT, **overrides))
+
+
+def test_defaults_follow_the_procedure() -> None:
+    s = settings()
+    assert s.managed_role_name == "SpinnakerManagedRole"
+    assert s.managed_role_policies == ("PowerUserAccess",)
+    assert s.base_role_name == "BaseIAMRole"
+    assert s.managing_role_name == "Spinnaker"
+    assert s.managing_policy_name == "SpinnakerManagingPolicy"
+    assert s.regions == ("us-east-1", "us-west-2")
+    assert s.org_access_role_name == "OrganizationAccountAccessRole"
+    assert s.readiness_timeout_minutes == 15
+    assert not s.spinnaker_in_management_account
+
+
+@pytest.mark.parametrize("key", ["spinnakerAccountId", "managementAccountId", "minnakerInstanceId"])
+def test_a_missing_required_value_names_the_key(key: str) -> None:
+    context = dict(BASE_CONTEXT)
+    del context[key]
+    with pytest.raises(SettingsError, match=f"'{key}' is missing"):
+        load_settings(context)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("spinnakerAccountId", "12345"),
+        ("managementAccountId", "abcdefghijkl"),
+        ("organizationId", "org-1"),
+        ("minnakerInstanceId", "instance-1"),
+        ("region", "moon-1"),
+        ("regions", ["us-east-1", "not a region"]),
+        ("regions", "us-east-1,us-east-1"),
+        ("regions", 42),
+        ("managedRoleName", "Spinnaker Managed Role"),
+        ("managedRolePolicies", ["Power User"]),
+        ("accountNameTemplate", "aws-{name}"),
+        ("accountNameTemplate", "AWS_{slug}"),
+        ("readinessTimeoutMinutes", "soon"),
+        ("readinessTimeoutMinutes", 0),
+        ("powertoolsLayerArn", "layer-27"),
+    ],
+)
+def test_a_bad_value_names_the_key(key: str, value: Any) -> None:
+    with pytest.raises(SettingsError, match=f"'{key}'"):
+        settings(**{key: value})
+
+
+def test_lists_accept_comma_separated_strings_from_the_command_line() -> None:
+    s = settings(
+        regions="eu-west-1, eu-central-1",
+        managedRolePolicies="ReadOnlyAccess,arn:aws:iam::123456789012:policy/Deploy",
+    )
+    assert s.regions == ("eu-west-1", "eu-central-1")
+    assert s.managed_role_policies == ("ReadOnlyAccess", "arn:aws:iam::123456789012:policy/Deploy")
+
+
+def test_numbers_accept_strings_from_the_command_line() -> None:
+    assert settings(readinessTimeoutMinutes="30").readiness_timeout_minutes == 30
+
+
+def test_same_management_and_spinnaker_account_is_layout_b() -> None:
+    s = settings(managementAccountId=BASE_CONTEXT["spinnakerAccountId"])
+    assert s.spinnaker_in_management_account
+
+
+def test_synth_of_the_real_app_fails_naming_the_key(tmp_path: Any) -> None:
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, str(root / "app.py")],
+        env={
+            **os.environ,
+            "CDK_CONTEXT_JSON": '{"spinnakerAccountId": "nope"}',
+            "CDK_OUTDIR": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "spinnakerAccountId" in result.stderr
