@@ -13,7 +13,8 @@ A Spinnaker account name must match ``^[a-z0-9]+([-a-z0-9]*[a-z0-9])?$`` and be 
 import re
 import unicodedata
 
-PATTERN = re.compile(r"^[a-z0-9]+([-a-z0-9]*[a-z0-9])?$")
+# Used with ``fullmatch`` (``$`` would accept a trailing newline).
+PATTERN = re.compile(r"[a-z0-9]+([-a-z0-9]*[a-z0-9])?")
 MAX_LENGTH = 63
 SLUG_PLACEHOLDER = "{slug}"
 DEFAULT_TEMPLATE = "aws-{slug}"
@@ -26,7 +27,7 @@ def problem_with(name: str) -> str | None:
     """Why ``name`` is not a valid Spinnaker account name, or ``None`` when it is."""
     if len(name) > MAX_LENGTH:
         return f"it is {len(name)} characters long; the limit is {MAX_LENGTH}"
-    if not PATTERN.match(name):
+    if not PATTERN.fullmatch(name):
         return (
             "use only lowercase letters, digits and '-', starting and ending with a letter "
             "or digit (clouddriver splits names on ':' and '.', and the name reaches a shell)"
@@ -55,8 +56,11 @@ def problem_with_template(template: str) -> str | None:
         )
     # A slug starts and ends with a letter or digit and holds only [-a-z0-9], so if the
     # template makes a valid name around one letter it does around every slug.
-    if not PATTERN.match(template.replace(SLUG_PLACEHOLDER, "a")):
-        return "the text around {slug} may hold only lowercase letters, digits and '-', and a name must start and end with a letter or digit"
+    if not PATTERN.fullmatch(template.replace(SLUG_PLACEHOLDER, "a")):
+        return (
+            "the text around {slug} may hold only lowercase letters, digits and '-', "
+            "and a name must start and end with a letter or digit"
+        )
     return None
 
 

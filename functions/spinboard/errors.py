@@ -26,8 +26,14 @@ class TargetAccountNotReady(SpinboardError):
     """The target account does not accept Spinboard's calls yet.
 
     A newly created account answers AccessDenied, SubscriptionRequiredException or
-    similar for several minutes; the state machine retries this error with backoff.
+    similar for several minutes; the state machine retries this error with backoff,
+    until the function raises ``TargetAccountNeverReady`` instead.
     """
+
+    def __init__(self, message: str, *, failure: str = "") -> None:
+        super().__init__(message)
+        #: What failed, with the AWS error, without the advice around it.
+        self.failure = failure or message
 
 
 class ManagementAccessDenied(SpinboardError):
@@ -35,4 +41,12 @@ class ManagementAccessDenied(SpinboardError):
 
     A configuration problem (the role is missing, does not trust the Lambda's role, or
     lacks a permission); retrying does not help, so the state machine does not retry it.
+    """
+
+
+class TargetAccountNeverReady(SpinboardError):
+    """The target account stayed not ready for longer than the readiness window.
+
+    Raised instead of ``TargetAccountNotReady`` once the execution is older than
+    READINESS_TIMEOUT_MINUTES, so the state machine stops retrying. Not retried.
     """

@@ -2,19 +2,23 @@
 
 import re
 
-ACCOUNT_ID = re.compile(r"^\d{12}$")
+# Patterns are used with ``fullmatch``: ``$`` would let a trailing newline through, and
+# they are ASCII-only (``\d`` alone matches any Unicode digit).
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
 # IAM role (and instance profile) names: 1-64 of letters, digits and + = , . @ _ -
-IAM_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
+IAM_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 # An AWS managed policy by name, optionally with its path (``job-function/ViewOnlyAccess``).
-MANAGED_POLICY_NAME = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,128}$", re.ASCII)
-MANAGED_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}$", re.ASCII)
+MANAGED_POLICY_NAME = re.compile(r"([\w+=,.@-]+/)*[\w+=,.@-]{1,128}", re.ASCII)
+MANAGED_POLICY_ARN = re.compile(
+    r"arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}", re.ASCII
+)
 # STS RoleSessionName: 2-64 of letters, digits and + = , . @ _ -
 _SESSION_NAME_FORBIDDEN = re.compile(r"[^\w+=,.@-]", re.ASCII)
 _SESSION_NAME_MAX = 64
 
 
 def is_account_id(value: object) -> bool:
-    return isinstance(value, str) and bool(ACCOUNT_ID.match(value))
+    return isinstance(value, str) and bool(ACCOUNT_ID.fullmatch(value))
 
 
 def role_arn(partition: str, account_id: str, role_name: str) -> str:

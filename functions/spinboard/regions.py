@@ -11,7 +11,7 @@ from functools import cache
 
 import botocore.loaders
 
-_REGION_CODE = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
+_REGION_CODE = re.compile(r"[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}")
 
 
 @cache
@@ -23,7 +23,7 @@ def known_regions() -> frozenset[str]:
         codes.update(partition["regions"])
     for partition in loader.load_data("partitions")["partitions"]:
         codes.update(partition["regions"])
-    return frozenset(code for code in codes if _REGION_CODE.match(code))
+    return frozenset(code for code in codes if _REGION_CODE.fullmatch(code))
 
 
 def unknown_regions(regions: Iterable[str]) -> list[str]:
@@ -44,10 +44,15 @@ def validate_regions(regions: Iterable[str]) -> tuple[str, ...]:
     unknown = unknown_regions(given)
     if unknown:
         raise ValueError(
-            f"unknown AWS region code(s) {', '.join(map(repr, unknown))}; "
+            f"unknown AWS region code(s) {', '.join(map(_shown, unknown[:5]))}; "
             "use codes such as 'us-east-1' or 'eu-west-1'"
         )
     duplicates = sorted({region for region in given if given.count(region) > 1})
     if duplicates:
-        raise ValueError(f"region(s) {', '.join(map(repr, duplicates))} listed more than once")
+        raise ValueError(f"region(s) {', '.join(map(_shown, duplicates))} listed more than once")
     return given
+
+
+def _shown(code: str, limit: int = 30) -> str:
+    text = repr(code)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

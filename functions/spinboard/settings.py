@@ -118,16 +118,14 @@ def _comma_list(value: str) -> list[str]:
 
 
 def _account_id(value: str) -> str:
-    if not ACCOUNT_ID.match(value):
+    if not ACCOUNT_ID.fullmatch(value):
         raise ValueError("an AWS account id is exactly 12 digits")
     return value
 
 
 def _role_name(value: str) -> str:
-    if not IAM_ROLE_NAME.match(value):
-        raise ValueError(
-            "an IAM role name is 1 to 64 letters, digits or any of + = , . @ _ -"
-        )
+    if not IAM_ROLE_NAME.fullmatch(value):
+        raise ValueError("an IAM role name is 1 to 64 letters, digits or any of + = , . @ _ -")
     return value
 
 
@@ -137,7 +135,7 @@ def _policy_references(value: str) -> tuple[str, ...]:
         raise ValueError("give at least one managed policy name or ARN, e.g. PowerUserAccess")
     for reference in references:
         pattern = MANAGED_POLICY_ARN if reference.startswith("arn:") else MANAGED_POLICY_NAME
-        if not pattern.match(reference):
+        if not pattern.fullmatch(reference):
             raise ValueError(
                 f"{reference!r} is neither an AWS managed policy name (e.g. PowerUserAccess) "
                 "nor a policy ARN (arn:aws:iam::ACCOUNT:policy/NAME)"
@@ -159,6 +157,6 @@ def _template(value: str) -> str:
 
 
 def _minutes(value: str) -> int:
-    if not value.isdigit() or int(value) == 0:
+    if not value.isascii() or not value.isdigit() or int(value) == 0:
         raise ValueError("give a whole number of minutes greater than 0")
     return int(value)
