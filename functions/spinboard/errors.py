@@ -50,3 +50,66 @@ class TargetAccountNeverReady(SpinboardError):
     Raised instead of ``TargetAccountNotReady`` once the execution is older than
     READINESS_TIMEOUT_MINUTES, so the state machine stops retrying. Not retried.
     """
+
+
+class ManagingRoleNotFound(SpinboardError):
+    """The managing role (``Spinnaker``) does not exist in the Spinnaker account.
+
+    A deployment problem: the stack creates or imports it. Not retried.
+    """
+
+
+class ManagingPolicyLimitExceeded(SpinboardError):
+    """The target accounts' ARNs need more managed policies than the managing role can hold.
+
+    Raised before any write; needs a quota increase or fewer other policies. Not retried.
+    """
+
+
+class AccountNameTaken(InvalidRequest):
+    """The Spinnaker account name asked for is claimed by another AWS account.
+
+    Names are claimed in the registry together with the account item, so two accounts
+    never share one in halyard. Raised before any write. Not retried.
+    """
+
+
+class RegistrationSuperseded(SpinboardError):
+    """A newer execution took over this account (re-onboarding or offboarding started).
+
+    The registry item names the execution that now drives the account; this one stops
+    without touching it. Not retried.
+    """
+
+
+class SyncLeaseLost(SpinboardError):
+    """This sync execution no longer holds the sync lease (it expired and another took it).
+
+    Raised before halyard is called, so two syncs never run halyard at once. The holder
+    of the lease drains the pending work. Not retried.
+    """
+
+
+class MinnakerUnreachable(SpinboardError):
+    """SSM cannot run a command on the Minnaker instance right now.
+
+    The instance is stopped, its SSM agent is offline, or it is not a managed instance
+    (role without ``AmazonSSMManagedInstanceCore``). Retried by the state machine for a
+    while, since an instance that is rebooting comes back.
+    """
+
+
+class HalyardParametersRejected(SpinboardError):
+    """The parameters of the halyard command do not match the document's allowedPatterns.
+
+    Checked before SendCommand, with the patterns of the document itself; the message
+    names the parameter. Not retried: the batch or a setting is wrong.
+    """
+
+
+class HalyardTimeout(SpinboardError):
+    """The halyard command did not finish within HALYARD_TIMEOUT_SECONDS.
+
+    The command is cancelled before this is raised, so no halyard call outlives the sync
+    that sent it. Not retried; the batch is recorded as failed.
+    """

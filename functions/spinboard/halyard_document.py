@@ -18,8 +18,10 @@ Output is made for a program: stdout carries only lines ``SPINBOARD-RESULT <verb
 stay within the first 24,000 characters SSM returns; halyard's own output goes to stderr
 (its last 6,000 characters) only when a call fails, within SSM's 8,000.
 
-This module only uses the standard library: the Lambda side can use ``encode_operations``
-and ``parse_output`` from a copy of it.
+This module only uses the standard library and lives in the Lambda asset: the CDK stack
+builds the document from it, and the sync functions encode batches (``encode_operations``),
+check them against the same patterns (``validate_parameters``) and read the results
+(``parse_output``) with it, so both sides share one definition.
 """
 
 from __future__ import annotations

@@ -37,6 +37,8 @@ from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
+from spinboard.errors import ManagingPolicyLimitExceeded, ManagingRoleNotFound
+
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_iam.type_defs import TagTypeDef
@@ -61,14 +63,6 @@ _PARTITION = re.compile(r"^aws(-[a-z]+)*$")
 _IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
 # A policy name leaves room for the ``-20`` suffix of the last possible shard.
 _POLICY_NAME = re.compile(r"^[\w+=,.@-]{1,125}$", re.ASCII)
-
-
-class ManagingPolicyLimitExceeded(Exception):
-    """The target accounts' ARNs need more managed policies than the managing role can hold."""
-
-
-class ManagingRoleNotFound(Exception):
-    """The managing role does not exist in the Spinnaker account."""
 
 
 # --- documents ----------------------------------------------------------------------

@@ -3,15 +3,23 @@
 The CDK stack sets these variables (docs/CONTRACTS.md). Every problem raises
 ``ConfigurationError`` naming the variable, so a wiring mistake shows up on the first
 invocation with the key to fix rather than as a failed AWS call later.
+
+Two objects: ``runtime_settings()`` (what OnboardAccount's first steps need) and
+``sync_settings()`` (the registry, the sync and halyard), each parsed on first use by a
+function that needs it, so a function never fails over a variable it does not use.
+Variables of ``sync_settings()`` without a sensible default (the table, the state
+machine, the instance, the document) are checked by ``SyncSettings.require``, which
+each handler calls before doing anything with the names of the variables it needs.
 """
 
 import os
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TypeVar
 
-from spinboard import account_name
+from spinboard import account_name, halyard_document
 from spinboard.errors import ConfigurationError
 from spinboard.identifiers import (
     ACCOUNT_ID,
@@ -22,6 +30,33 @@ from spinboard.identifiers import (
 from spinboard.regions import validate_regions
 
 DEFAULT_READINESS_TIMEOUT_MINUTES = 15
+DEFAULT_SYNC_LEASE_SECONDS = 1800
+DEFAULT_SYNC_BATCH_WINDOW_SECONDS = 120
+DEFAULT_HALYARD_TIMEOUT_SECONDS = 1800
+DEFAULT_MANAGING_POLICY_NAME = "SpinnakerManagingPolicy"
+
+# The variables of SyncSettings that have no default; handlers ``require`` the ones they use.
+REGISTRY_TABLE = "REGISTRY_TABLE"
+SYNC_STATE_MACHINE_ARN = "SYNC_STATE_MACHINE_ARN"
+MINNAKER_INSTANCE_ID = "MINNAKER_INSTANCE_ID"
+HALYARD_DOCUMENT_NAME = "HALYARD_DOCUMENT_NAME"
+_REQUIRED_ON_USE = (
+    REGISTRY_TABLE,
+    SYNC_STATE_MACHINE_ARN,
+    MINNAKER_INSTANCE_ID,
+    HALYARD_DOCUMENT_NAME,
+)
+
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_STATE_MACHINE_ARN = re.compile(
+    r"arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:stateMachine:[A-Za-z0-9_-]{1,80}"
+)
+_INSTANCE_ID = re.compile(r"i-([0-9a-f]{8}|[0-9a-f]{17})")
+_DOCUMENT_NAME = re.compile(
+    r"(arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:document/)?[A-Za-z0-9_.-]{3,128}"
+)
+_POLICY_NAME = re.compile(r"[\w+=,.@-]{1,125}", re.ASCII)
+_MIN_HALYARD_TIMEOUT_SECONDS = 60
 
 _T = TypeVar("_T")
 
@@ -79,6 +114,82 @@ def runtime_settings() -> RuntimeSettings:
     return RuntimeSettings.from_env()
 
 
+@dataclass(frozen=True)
+class SyncSettings:
+    """The registry, the SyncSpinnaker state machine and halyard on the Minnaker instance.
+
+    Values that are set are checked at once; the four variables without a default may be
+    missing (``missing``) until a handler that needs one calls ``require``.
+    """
+
+    registry_table: str
+    sync_state_machine_arn: str
+    sync_lease_seconds: int
+    sync_batch_window_seconds: int
+    minnaker_instance_id: str
+    halyard_document_name: str
+    halyard_command: str
+    halyard_environment: str
+    halyard_timeout_seconds: int
+    managing_policy_name: str
+    offboard_removes_roles: bool
+    missing: frozenset[str] = field(default=frozenset())
+
+    def require(self, *keys: str) -> "SyncSettings":
+        """Raise ``ConfigurationError`` naming every one of ``keys`` that is not set."""
+        unknown = [key for key in keys if key not in _REQUIRED_ON_USE]
+        if unknown:
+            raise ValueError(f"not a required sync setting: {', '.join(unknown)}")
+        absent = [key for key in keys if key in self.missing]
+        if absent:
+            raise ConfigurationError(
+                f"environment variable {', '.join(absent)} is not set; this function needs "
+                f"{'it' if len(absent) == 1 else 'them'} and the Spinboard stack sets "
+                f"{'it' if len(absent) == 1 else 'them'}, so redeploy the stack "
+                "(see docs/CONTRACTS.md)"
+            )
+        return self
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "SyncSettings":
+        source = os.environ if env is None else env
+        reader = _EnvReader(source)
+        missing = frozenset(key for key in _REQUIRED_ON_USE if not source.get(key, "").strip())
+        return cls(
+            registry_table=reader.optional(REGISTRY_TABLE, "", _table_name),
+            sync_state_machine_arn=reader.optional(SYNC_STATE_MACHINE_ARN, "", _state_machine_arn),
+            sync_lease_seconds=reader.optional(
+                "SYNC_LEASE_SECONDS", DEFAULT_SYNC_LEASE_SECONDS, _positive_seconds
+            ),
+            sync_batch_window_seconds=reader.optional(
+                "SYNC_BATCH_WINDOW_SECONDS", DEFAULT_SYNC_BATCH_WINDOW_SECONDS, _seconds
+            ),
+            minnaker_instance_id=reader.optional(MINNAKER_INSTANCE_ID, "", _instance_id),
+            halyard_document_name=reader.optional(HALYARD_DOCUMENT_NAME, "", _document_name),
+            halyard_command=reader.optional(
+                "HALYARD_COMMAND", halyard_document.DEFAULT_HAL_COMMAND, _hal_command
+            ),
+            # Set but empty means "export nothing"; only an unset variable takes the default.
+            halyard_environment=reader.optional_allowing_empty(
+                "HALYARD_ENVIRONMENT", halyard_document.DEFAULT_ENVIRONMENT, _hal_environment
+            ),
+            halyard_timeout_seconds=reader.optional(
+                "HALYARD_TIMEOUT_SECONDS", DEFAULT_HALYARD_TIMEOUT_SECONDS, _halyard_timeout
+            ),
+            managing_policy_name=reader.optional(
+                "MANAGING_POLICY_NAME", DEFAULT_MANAGING_POLICY_NAME, _policy_name
+            ),
+            offboard_removes_roles=reader.optional("OFFBOARD_REMOVES_ROLES", False, _boolean),
+            missing=missing,
+        )
+
+
+@cache
+def sync_settings() -> SyncSettings:
+    """The registry and sync settings of this Lambda environment, parsed on first use."""
+    return SyncSettings.from_env()
+
+
 class _EnvReader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
@@ -95,6 +206,13 @@ class _EnvReader:
     def optional(self, key: str, default: _T, parse: Callable[[str], _T]) -> _T:
         value = self._env.get(key, "")
         if not value.strip():
+            return default
+        return self._parse(key, value, parse)
+
+    def optional_allowing_empty(self, key: str, default: _T, parse: Callable[[str], _T]) -> _T:
+        """Like ``optional``, but a variable that is set and blank is parsed as ``""``."""
+        value = self._env.get(key)
+        if value is None:
             return default
         return self._parse(key, value, parse)
 
@@ -160,3 +278,84 @@ def _minutes(value: str) -> int:
     if not value.isascii() or not value.isdigit() or int(value) == 0:
         raise ValueError("give a whole number of minutes greater than 0")
     return int(value)
+
+
+def _table_name(value: str) -> str:
+    if not _TABLE_NAME.fullmatch(value):
+        raise ValueError("a DynamoDB table name is 3 to 255 letters, digits or any of _ . -")
+    return value
+
+
+def _state_machine_arn(value: str) -> str:
+    if not _STATE_MACHINE_ARN.fullmatch(value):
+        raise ValueError(
+            "give the state machine ARN, arn:aws:states:REGION:ACCOUNT:stateMachine:NAME"
+        )
+    return value
+
+
+def _instance_id(value: str) -> str:
+    if not _INSTANCE_ID.fullmatch(value):
+        raise ValueError("an EC2 instance id is i- followed by 8 or 17 lowercase hex digits")
+    return value
+
+
+def _document_name(value: str) -> str:
+    if not _DOCUMENT_NAME.fullmatch(value):
+        raise ValueError(
+            "an SSM document name is 3 to 128 letters, digits or any of _ . - (or its ARN)"
+        )
+    return value
+
+
+def _hal_command(value: str) -> str:
+    halyard_document.validate_parameters({"HalCommand": value})
+    return value
+
+
+def _hal_environment(value: str) -> str:
+    halyard_document.validate_parameters({"Environment": value})
+    return value
+
+
+def _whole_number(value: str) -> int:
+    if not value.isascii() or not value.isdigit():
+        raise ValueError("give a whole number of seconds")
+    return int(value)
+
+
+def _seconds(value: str) -> int:
+    return _whole_number(value)
+
+
+def _positive_seconds(value: str) -> int:
+    seconds = _whole_number(value)
+    if seconds == 0:
+        raise ValueError("give a whole number of seconds greater than 0")
+    return seconds
+
+
+def _halyard_timeout(value: str) -> int:
+    seconds = _whole_number(value)
+    if seconds < _MIN_HALYARD_TIMEOUT_SECONDS:
+        raise ValueError(
+            f"give at least {_MIN_HALYARD_TIMEOUT_SECONDS} seconds; 'hal deploy apply' "
+            "alone takes minutes"
+        )
+    return seconds
+
+
+def _policy_name(value: str) -> str:
+    if not _POLICY_NAME.fullmatch(value):
+        raise ValueError(
+            "an IAM policy name for Spinboard is 1 to 125 letters, digits or any of "
+            "+ = , . @ _ - (shards add a -N suffix)"
+        )
+    return value
+
+
+def _boolean(value: str) -> bool:
+    lowered = value.lower()
+    if lowered not in ("true", "false"):
+        raise ValueError("give true or false")
+    return lowered == "true"

@@ -15,7 +15,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spinboard_cdk.halyard_document import (
+from spinboard.halyard_document import (
     DEFAULT_ENVIRONMENT,
     DEFAULT_HAL_COMMAND,
     MAX_COMMAND_CHARS,

@@ -2,14 +2,16 @@
 
 import json
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
+import botocore.session
 import pytest
 from botocore.httpsession import URLLib3Session
 from moto import mock_aws
 from moto.iam import models as moto_iam_models
 
-from spinboard.settings import RuntimeSettings, runtime_settings
+from spinboard.settings import RuntimeSettings, runtime_settings, sync_settings
 from tests.unit.support import (
     MANAGEMENT_ACCOUNT_ID,
     MANAGEMENT_ROLE_NAME,
@@ -18,6 +20,21 @@ from tests.unit.support import (
     Organization,
     session_in,
 )
+from tests.unit.sync_support import SYNC_ENV, create_registry
+
+
+@pytest.fixture(autouse=True, scope="session")
+def shared_service_models() -> Iterator[None]:
+    """One botocore loader for every session, so each service model is parsed once.
+
+    moto drops boto3's default session whenever a mock starts, and the code under test
+    makes sessions of its own; each new session would parse the service models again
+    (~0.1 s per service). The loaded data is read-only to botocore.
+    """
+    original = botocore.session.create_loader
+    botocore.session.create_loader = cache(original)  # type: ignore[assignment]
+    yield
+    botocore.session.create_loader = original  # type: ignore[assignment]
 
 
 @pytest.fixture(autouse=True)
@@ -31,8 +48,10 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setattr(URLLib3Session, "send", _refuse_network)
     runtime_settings.cache_clear()
+    sync_settings.cache_clear()
     yield
     runtime_settings.cache_clear()
+    sync_settings.cache_clear()
 
 
 def _refuse_network(self: URLLib3Session, request: Any) -> None:
@@ -82,3 +101,17 @@ def organization(aws: None) -> Organization:
         member_account_id=member["CreateAccountStatus"]["AccountId"],
         member_name="Dev Team #1",
     )
+
+
+@pytest.fixture
+def registry_table(aws: None) -> Any:
+    """The registry table (moto), empty."""
+    return create_registry()
+
+
+@pytest.fixture
+def sync_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The Lambda environment of the registry and sync functions, in os.environ."""
+    for key, value in SYNC_ENV.items():
+        monkeypatch.setenv(key, value)
+    return dict(SYNC_ENV)

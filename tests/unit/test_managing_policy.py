@@ -12,11 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
+from spinboard.errors import ManagingPolicyLimitExceeded, ManagingRoleNotFound
 from spinboard.managing_policy import (
     DESCRIBE_ACTIONS,
     MAX_POLICY_CHARS,
-    ManagingPolicyLimitExceeded,
-    ManagingRoleNotFound,
     converge_managing_policies,
     document_size,
     granted_arns,

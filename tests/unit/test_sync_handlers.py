@@ -1,0 +1,335 @@
+"""The registry and sync handlers as Lambda runs them, through whole rounds (moto)."""
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from handlers import (
+    halyard_command,
+    managing_policy,
+    provision_target_account,
+    record_failure,
+    record_offboarding,
+    record_provisioning,
+    record_roles_ready,
+    registration_status,
+    remove_target_roles,
+    sync_lease,
+    sync_plan,
+    sync_result,
+)
+from spinboard.errors import (
+    AccountNameTaken,
+    ConfigurationError,
+    InvalidRequest,
+    SyncLeaseLost,
+)
+from spinboard.settings import sync_settings
+from tests.unit.support import REGION, SPINNAKER_ACCOUNT_ID, Organization
+from tests.unit.sync_support import (
+    ACCOUNT_A,
+    ACCOUNT_B,
+    create_sync_state_machine,
+    execution,
+    sync_executions,
+)
+from tests.unit.test_handlers import FakeLambdaContext, Output, metric
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+ONBOARD = execution("onboard-1")
+OFFBOARD = execution("offboard-1", "OffboardAccount")
+SYNC = execution("sync-1", "SyncSpinnaker")
+OTHER_SYNC = execution("sync-2", "SyncSpinnaker")
+
+
+def event(request: Any, run: str = ONBOARD) -> dict[str, Any]:
+    return {"request": request, "execution": run, "executionStartTime": "2025-03-01T12:00:00Z"}
+
+
+def normalized(account_id: str, name: str) -> dict[str, Any]:
+    return {
+        "accountId": account_id,
+        "accountName": name,
+        "regions": ["us-east-1", "us-west-2"],
+        "organizationAccountName": f"Team {name}",
+    }
+
+
+@pytest.fixture
+def output(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Output:
+    return Output(capsys, monkeypatch)
+
+
+@pytest.fixture
+def spinnaker(registry_table: Any, sync_env: dict[str, str]) -> Any:
+    """The Spinnaker account: the registry, SyncSpinnaker and the managing role."""
+    create_sync_state_machine()
+    boto3.client("iam", region_name=REGION).create_role(
+        RoleName="Spinnaker",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "ec2.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )
+    return registry_table
+
+
+def sync_round(output: Output) -> dict[str, Any]:
+    """One SyncSpinnaker execution, step by step as the state machine runs it."""
+    context = FakeLambdaContext()
+    lease = sync_lease.acquire(event({}, SYNC), context)
+    assert lease == {"acquired": True, "owner": SYNC, "expiresAt": lease["expiresAt"]}
+    plan = sync_plan.handler(event({}, SYNC), context)
+    policy = managing_policy.handler(event(plan, SYNC), context)
+    sent = halyard_command.send(event(plan, SYNC), context)
+    checked = halyard_command.check(event(sent, SYNC), context)
+    assert checked["done"]
+    result = sync_result.handler(event({"plan": plan, "command": checked}, SYNC), context)
+    released = sync_lease.release(event({}, SYNC), context)
+    logs, metrics = output.take()
+    return {
+        "plan": plan,
+        "policy": policy,
+        "sent": sent,
+        "checked": checked,
+        "result": result,
+        "released": released,
+        "logs": logs,
+        "metrics": metrics,
+    }
+
+
+def test_onboarding_to_registered(spinnaker: Any, output: Output) -> None:
+    context = FakeLambdaContext()
+
+    item = record_provisioning.handler(event(normalized(ACCOUNT_A, "aws-a")), context)
+    ready = record_roles_ready.handler(event(normalized(ACCOUNT_A, "aws-a")), context)
+    waiting = registration_status.handler(event({"accountId": ACCOUNT_A}), context)
+    output.take()
+
+    assert item["status"] == "PROVISIONING"
+    assert item["lastExecution"] == ONBOARD
+    assert ready["status"] == "ROLES_READY"
+    assert ready["syncExecution"] in [e["executionArn"] for e in sync_executions()]
+    # No sync holds the lease yet, so the status check asks for one too (harmless).
+    assert waiting["done"] is False
+    assert waiting["syncExecution"]
+
+    round_ = sync_round(output)
+
+    assert round_["plan"]["upserts"] == [
+        {"accountId": ACCOUNT_A, "accountName": "aws-a", "regions": ["us-east-1", "us-west-2"]}
+    ]
+    assert round_["policy"]["totalAccounts"] == 1
+    assert round_["sent"]["instanceId"] == "i-0123456789abcdef0"
+    assert round_["checked"]["succeeded"] is True
+    assert round_["result"]["registered"] == [ACCOUNT_A]
+    assert round_["released"] == {"released": True, "pending": False}
+    assert metric(round_["metrics"], "SyncBatchSize") == 1
+    assert metric(round_["metrics"], "AccountsRegistered") == 1
+    assert metric(round_["metrics"], "SyncFailures") == 0
+    assert metric(round_["metrics"], "HalyardApplyDuration") is not None
+    iam = boto3.client("iam", region_name=REGION)
+    document = iam.get_policy_version(
+        PolicyArn=f"arn:aws:iam::{SPINNAKER_ACCOUNT_ID}:policy/SpinnakerManagingPolicy",
+        VersionId="v1",
+    )["PolicyVersion"]["Document"]
+    assert f"arn:aws:iam::{ACCOUNT_A}:role/SpinnakerManagedRole" in json.dumps(document)
+
+    # A Lambda retry of RecordRolesReady after the registration changes nothing.
+    retried = record_roles_ready.handler(event(normalized(ACCOUNT_A, "aws-a")), context)
+    assert retried == {"accountId": ACCOUNT_A, "status": "REGISTERED", "syncExecution": None}
+    done = registration_status.handler(event({"accountId": ACCOUNT_A}), context)
+    assert done == {
+        "accountId": ACCOUNT_A,
+        "status": "REGISTERED",
+        "lastError": None,
+        "done": True,
+        "syncExecution": None,
+    }
+    logs, _ = output.take()
+    assert all(log.get("execution") == ONBOARD for log in logs if "execution" in log)
+
+
+def test_a_taken_name_fails_the_second_account(spinnaker: Any, output: Output) -> None:
+    context = FakeLambdaContext()
+    record_provisioning.handler(event(normalized(ACCOUNT_A, "aws-a")), context)
+
+    with pytest.raises(AccountNameTaken):
+        record_provisioning.handler(event(normalized(ACCOUNT_B, "aws-a")), context)
+    recorded = record_failure.handler(
+        event({"accountId": ACCOUNT_B, "step": "RecordProvisioning", "error": "E", "cause": "c"}),
+        context,
+    )
+
+    assert recorded == {"accountId": ACCOUNT_B, "recorded": False, "status": None}
+    logs, metrics = output.take()
+    (warning,) = [log for log in logs if log.get("error_type") == "AccountNameTaken"]
+    assert warning["account_id"] == ACCOUNT_B
+    assert metric(metrics, "AccountNameTaken") == 1
+
+
+def test_a_failure_is_recorded(spinnaker: Any, output: Output) -> None:
+    context = FakeLambdaContext()
+    record_provisioning.handler(event(normalized(ACCOUNT_A, "aws-a")), context)
+
+    recorded = record_failure.handler(
+        event(
+            {
+                "accountId": ACCOUNT_A,
+                "step": "ProvisionTargetAccount",
+                "error": "TargetAccountNeverReady",
+                "cause": json.dumps({"errorMessage": "still not ready"}),
+            }
+        ),
+        context,
+    )
+    status = registration_status.handler(event({"accountId": ACCOUNT_A}), context)
+
+    assert recorded == {"accountId": ACCOUNT_A, "recorded": True, "status": "FAILED"}
+    assert status["done"] is True
+    assert status["lastError"] == "TargetAccountNeverReady: still not ready"
+    assert record_failure.handler(event("garbage"), context)["recorded"] is False
+
+
+def test_offboarding_removes_the_account_and_its_roles(
+    spinnaker: Any,
+    organization: Organization,
+    output: Output,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    context = FakeLambdaContext()
+    member = organization.member_account_id
+    record_provisioning.handler(event(normalized(member, "aws-dev")), context)
+    provision_target_account.handler(event(normalized(member, "aws-dev")), context)
+    record_roles_ready.handler(event(normalized(member, "aws-dev")), context)
+    sync_round(output)
+
+    kept = remove_target_roles.handler(event({"accountId": member}, OFFBOARD), context)
+    assert kept == {"accountId": member, "enabled": False, "changed": False, "resources": []}
+    monkeypatch.setenv("OFFBOARD_REMOVES_ROLES", "true")
+    sync_settings.cache_clear()
+    with pytest.raises(InvalidRequest, match="REGISTERED, not OFFBOARDED"):
+        remove_target_roles.handler(event({"accountId": member}, OFFBOARD), context)
+
+    offboarding = record_offboarding.handler(event({"accountId": member}, OFFBOARD), context)
+    assert offboarding["status"] == "OFFBOARDING"
+    assert offboarding["syncExecution"]
+    round_ = sync_round(output)
+    assert round_["plan"]["deletes"] == [
+        {"accountId": member, "accountName": "aws-dev", "reason": "offboard"}
+    ]
+    assert round_["plan"]["policyAccountIds"] == []
+    assert round_["result"]["offboarded"] == [member]
+    assert metric(round_["metrics"], "AccountsOffboarded") == 1
+
+    removed = remove_target_roles.handler(event({"accountId": member}, OFFBOARD), context)
+    assert removed["changed"] is True
+    assert {r["action"] for r in removed["resources"]} == {"deleted"}
+    status = registration_status.handler(event({"accountId": member}, OFFBOARD), context)
+    assert (status["status"], status["done"]) == ("OFFBOARDED", True)
+    again = record_offboarding.handler(event({"accountId": member}, OFFBOARD), context)
+    assert again == {"accountId": member, "status": "OFFBOARDED", "syncExecution": None}
+
+
+def test_a_second_sync_stops_and_cannot_run_halyard(spinnaker: Any, output: Output) -> None:
+    context = FakeLambdaContext()
+    record_provisioning.handler(event(normalized(ACCOUNT_A, "aws-a")), context)
+    record_roles_ready.handler(event(normalized(ACCOUNT_A, "aws-a")), context)
+    sync_lease.acquire(event({}, SYNC), context)
+
+    refused = sync_lease.acquire(event({}, OTHER_SYNC), context)
+    plan = sync_plan.handler(event({}, OTHER_SYNC), context)
+    assert refused["acquired"] is False
+    assert refused["owner"] == SYNC
+    with pytest.raises(SyncLeaseLost, match=r"held by .*sync-1"):
+        halyard_command.send(event(plan, OTHER_SYNC), context)
+    # Not the owner: nothing is released, and the holder still sees the work.
+    assert sync_lease.release(event({}, OTHER_SYNC), context) == {
+        "released": False,
+        "pending": True,
+    }
+    waiting = registration_status.handler(event({"accountId": ACCOUNT_A}), context)
+    assert waiting["syncExecution"] is None  # a sync holds the lease: no new one
+
+
+def test_a_failed_round_fails_its_accounts(spinnaker: Any, output: Output) -> None:
+    context = FakeLambdaContext()
+    record_provisioning.handler(event(normalized(ACCOUNT_A, "aws-a")), context)
+    record_roles_ready.handler(event(normalized(ACCOUNT_A, "aws-a")), context)
+    sync_lease.acquire(event({}, SYNC), context)
+    plan = sync_plan.handler(event({}, SYNC), context)
+    output.take()
+
+    caught = {"Error": "HalyardTimeout", "Cause": json.dumps({"errorMessage": "too slow"})}
+    result = sync_result.handler(event({"plan": plan, "command": caught}, SYNC), context)
+
+    assert result == {
+        "succeeded": False,
+        "registered": [],
+        "offboarded": [],
+        "failed": [ACCOUNT_A],
+        "retrying": [],
+        "error": "HalyardTimeout: too slow",
+    }
+    logs, metrics = output.take()
+    assert metric(metrics, "SyncFailures") == 1
+    assert metric(metrics, "AccountsRegistered") == 0
+    assert any(log["message"] == "sync round failed" for log in logs)
+    status = registration_status.handler(event({"accountId": ACCOUNT_A}), context)
+    assert (status["status"], status["done"]) == ("FAILED", True)
+    assert status["lastError"] == "HalyardTimeout: too slow"
+
+
+def test_sync_steps_need_their_execution(spinnaker: Any) -> None:
+    with pytest.raises(InvalidRequest, match="execution ARN"):
+        sync_lease.acquire(event({}, ""), FakeLambdaContext())
+
+
+def test_missing_settings_name_the_variable(
+    sync_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, output: Output
+) -> None:
+    monkeypatch.delenv("REGISTRY_TABLE")
+    monkeypatch.delenv("SYNC_STATE_MACHINE_ARN")
+
+    with pytest.raises(ConfigurationError, match="REGISTRY_TABLE, SYNC_STATE_MACHINE_ARN"):
+        record_roles_ready.handler(event(normalized(ACCOUNT_A, "aws-a")), FakeLambdaContext())
+    for handler in (
+        record_provisioning.handler,
+        record_failure.handler,
+        registration_status.handler,
+        record_offboarding.handler,
+        sync_lease.acquire,
+        sync_lease.release,
+        sync_plan.handler,
+        halyard_command.send,
+        sync_result.handler,
+    ):
+        with pytest.raises(ConfigurationError, match="REGISTRY_TABLE"):
+            handler(event({"accountId": ACCOUNT_A}, SYNC), FakeLambdaContext())
+
+
+def test_every_handler_reports_bad_input(spinnaker: Any, output: Output) -> None:
+    context = FakeLambdaContext()
+    for handler, request in (
+        (managing_policy.handler, {"policyAccountIds": ["nope"]}),
+        (halyard_command.check, {"commandId": 1}),
+        (registration_status.handler, {"accountId": ACCOUNT_B}),
+        (record_offboarding.handler, {"accountId": "12345"}),
+        (sync_result.handler, {"command": {}}),
+    ):
+        with pytest.raises(InvalidRequest):
+            handler(event(request, SYNC), context)
+    _, metrics = output.take()
+    assert metric(metrics, "InvalidRequest") == 1
