@@ -26,7 +26,7 @@ class SandboxSettings:
     member_accounts: int = 5
     time_scale: float = 0.02
     region: str = "us-east-1"
-    lambda_max_workers: int = 32
+    lambda_max_workers: int = 8
     """Concurrent execution environments per function; more invocations wait for one."""
     lambda_idle_seconds: float = 120.0
     """A warm execution environment idle this long is stopped."""
@@ -48,9 +48,7 @@ class SandboxSettings:
         return self.sandbox_dir / "lambda-workers"
 
     @classmethod
-    def from_env(
-        cls, env: Mapping[str, str], project_root: Path = PROJECT_ROOT
-    ) -> SandboxSettings:
+    def from_env(cls, env: Mapping[str, str], project_root: Path = PROJECT_ROOT) -> SandboxSettings:
         """Build the settings from SANDBOX_* variables; raise SettingsError naming a bad one."""
         sandbox_dir = Path(env.get("SANDBOX_DIR") or project_root / ".sandbox").resolve()
         return cls(
@@ -58,7 +56,7 @@ class SandboxSettings:
             port=_int(env, "SANDBOX_PORT", 4566, minimum=1, maximum=65535),
             member_accounts=_int(env, "SANDBOX_MEMBER_ACCOUNTS", 5, minimum=0, maximum=200),
             time_scale=_float(env, "SANDBOX_TIME_SCALE", 0.02),
-            lambda_max_workers=_int(env, "SANDBOX_LAMBDA_CONCURRENCY", 32, minimum=1, maximum=512),
+            lambda_max_workers=_int(env, "SANDBOX_LAMBDA_CONCURRENCY", 8, minimum=1, maximum=512),
         )
 
 

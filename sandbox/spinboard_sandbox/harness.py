@@ -1,0 +1,259 @@
+"""Run the sandbox as a subprocess for end-to-end tests.
+
+    from spinboard_sandbox.harness import running_sandbox
+
+    with running_sandbox() as sandbox:
+        member = sandbox.member_account_ids[0]
+        result = sandbox.run_execution("OnboardAccount", {"accountId": member})
+        assert result["status"] == "SUCCEEDED", result
+
+`running_sandbox` starts `python -m spinboard_sandbox` on a free port with its own
+SANDBOX_DIR, waits for `sandbox ready` (on failure the error shows the process output),
+loads sandbox.json and stops the process (SIGTERM, then SIGKILL) at exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from spinboard_sandbox.organization import (
+    account_session,
+    create_member_account,
+    create_org_access_role,
+)
+from spinboard_sandbox.settings import HOST, PROJECT_ROOT
+
+SANDBOX_SOURCE_DIR = Path(__file__).resolve().parents[1]
+READY_LINE = "sandbox ready"
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+class SandboxStartError(RuntimeError):
+    """The sandbox process exited or did not get ready in time; the message has its output."""
+
+
+@dataclass(frozen=True)
+class RunningSandbox:
+    """A running sandbox, as described by its sandbox.json."""
+
+    info: dict[str, Any]
+    sandbox_dir: Path
+    output_file: Path
+
+    @property
+    def endpoint(self) -> str:
+        return str(self.info["endpoint"])
+
+    @property
+    def region(self) -> str:
+        return str(self.info["region"])
+
+    @property
+    def management_account_id(self) -> str:
+        return str(self.info["managementAccountId"])
+
+    @property
+    def spinnaker_account_id(self) -> str:
+        return str(self.info["spinnakerAccountId"])
+
+    @property
+    def member_account_ids(self) -> list[str]:
+        return [str(a) for a in self.info["memberAccountIds"]]
+
+    @property
+    def minnaker_instance_id(self) -> str:
+        return str(self.info["minnakerInstanceId"])
+
+    @property
+    def state_machines(self) -> dict[str, str]:
+        return dict(self.info["stateMachines"])
+
+    @property
+    def credentials_file(self) -> Path:
+        return Path(self.info["credentialsFile"])
+
+    @property
+    def logs_dir(self) -> Path:
+        return Path(self.info["logsDir"])
+
+    def session(self, account_id: str | None = None) -> boto3.Session:
+        """Root of `account_id` (default: the Spinnaker account); clients use the sandbox."""
+        return account_session(self.endpoint, account_id or self.spinnaker_account_id, self.region)
+
+    def create_member_account(self, name: str, *, with_org_role: bool = True) -> str:
+        """A new account of the organization (optionally without its org access role yet)."""
+        account = create_member_account(
+            self.endpoint, name, with_org_role=with_org_role, region=self.region
+        )
+        return account.account_id
+
+    def create_org_access_role(self, account_id: str) -> None:
+        """Give `account_id` its OrganizationAccountAccessRole (e.g. later, from a timer)."""
+        create_org_access_role(self.endpoint, account_id, self.region)
+
+    def state_machine_arn(self, name_substring: str) -> str:
+        matches = [arn for name, arn in self.state_machines.items() if name_substring in name]
+        if len(matches) != 1:
+            raise KeyError(
+                f"{len(matches)} state machines match {name_substring!r}: "
+                f"{sorted(self.state_machines)}"
+            )
+        return matches[0]
+
+    def start_execution(
+        self,
+        state_machine_name_substring: str,
+        execution_input: Mapping[str, Any] | str | None = None,
+        name: str | None = None,
+    ) -> str:
+        """Start an execution (unique name); return its ARN."""
+        arn = self.state_machine_arn(state_machine_name_substring)
+        body = (
+            execution_input
+            if isinstance(execution_input, str)
+            else json.dumps(dict(execution_input or {}))
+        )
+        sfn = self.session(_account_of(arn)).client("stepfunctions")
+        started = sfn.start_execution(
+            stateMachineArn=arn, name=name or f"e2e-{uuid.uuid4()}", input=body
+        )
+        return str(started["executionArn"])
+
+    def wait_execution(self, execution_arn: str, timeout: float = 120.0) -> dict[str, Any]:
+        """Poll until the execution ends; return describe_execution (TimeoutError if not)."""
+        sfn = self.session(_account_of(execution_arn)).client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            description: dict[str, Any] = dict(sfn.describe_execution(executionArn=execution_arn))
+            if description["status"] in TERMINAL:
+                return description
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{execution_arn} still {description['status']} after {timeout:.0f} s"
+                )
+            time.sleep(0.2)
+
+    def run_execution(
+        self,
+        state_machine_name_substring: str,
+        execution_input: Mapping[str, Any] | str | None = None,
+        timeout: float = 120.0,
+    ) -> dict[str, Any]:
+        """Start an execution with a unique name and wait for it: describe_execution."""
+        arn = self.start_execution(state_machine_name_substring, execution_input)
+        return self.wait_execution(arn, timeout)
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        sfn = self.session(_account_of(execution_arn)).client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events.extend(dict(event) for event in page["events"])
+        return events
+
+    def lambda_log(self, function_name_substring: str) -> str:
+        """Everything the functions whose name contains the substring logged so far."""
+        return "".join(
+            path.read_text()
+            for path in sorted(self.logs_dir.glob("*.log"))
+            if function_name_substring in path.stem and path.name != "sandbox.log"
+        )
+
+    def output(self) -> str:
+        """What the sandbox process printed so far."""
+        return self.output_file.read_text(errors="replace")
+
+
+def _account_of(arn: str) -> str:
+    return arn.split(":")[4]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def running_sandbox(
+    *,
+    member_accounts: int = 5,
+    time_scale: float | None = None,
+    port: int | None = None,
+    sandbox_dir: Path | None = None,
+    app_dir: Path = PROJECT_ROOT,
+    startup_timeout: float = 240.0,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[RunningSandbox]:
+    """Start `python -m spinboard_sandbox` in a subprocess; yield a RunningSandbox; stop it."""
+    with contextlib.ExitStack() as stack:
+        if sandbox_dir is None:
+            sandbox_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sandbox-")))
+        sandbox_dir.mkdir(parents=True, exist_ok=True)
+        output_file = sandbox_dir / "sandbox-process.out"
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                [str(SANDBOX_SOURCE_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
+            ),
+            "PYTHONUNBUFFERED": "1",
+            "SANDBOX_PORT": str(port or free_port()),
+            "SANDBOX_DIR": str(sandbox_dir),
+            "SANDBOX_MEMBER_ACCOUNTS": str(member_accounts),
+            "SANDBOX_APP_DIR": str(app_dir),
+            **({"SANDBOX_TIME_SCALE": str(time_scale)} if time_scale is not None else {}),
+            **dict(extra_env or {}),
+        }
+        with output_file.open("wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "spinboard_sandbox"],
+                cwd=app_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        stack.callback(_stop, process)
+        _wait_ready(process, output_file, startup_timeout)
+        info = json.loads((sandbox_dir / "sandbox.json").read_text())
+        yield RunningSandbox(info, sandbox_dir, output_file)
+
+
+def _wait_ready(process: subprocess.Popen[bytes], output_file: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        text = output_file.read_text(errors="replace")
+        if READY_LINE in text.splitlines():
+            return
+        if process.poll() is not None:
+            raise SandboxStartError(
+                f"the sandbox exited with {process.returncode} before it was ready:\n{text}"
+            )
+        if time.monotonic() > deadline:
+            raise SandboxStartError(f"the sandbox was not ready after {timeout:.0f} s:\n{text}")
+        time.sleep(0.2)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

@@ -1,0 +1,773 @@
+"""Every change the sandbox makes to moto, pinned at moto==5.2.5 (requirements-dev.txt).
+
+Each patch is one function whose docstring says what moto lacks and why the sandbox needs
+it; `apply_all(settings)` applies them all, before the server answers a request (a second
+call only updates the settings). Each one has a test in tests/sandbox/ that fails without it.
+
+moto's classes are patched through `Any`-typed handles: these are monkeypatches of a pinned
+version, checked by tests rather than by the type checker.
+"""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+import json
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+import botocore.session
+import moto
+import moto.awslambda.models as lambda_models
+import moto.cloudformation.parsing as cfn_parsing
+import moto.kms.models as kms_models
+import moto.ssm.models as ssm_models
+import moto.stepfunctions.models as sfn_models
+import moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service as task_service  # noqa: E501
+import moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function as wait_fn
+import moto.stepfunctions.parser.asl.utils.boto_client as engine_boto_client
+import moto.stepfunctions.parser.models as sfn_parser_models
+import moto.sts.responses as sts_responses
+import yaml
+from botocore import xform_name
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.model import OperationModel
+from moto.awslambda.exceptions import UnknownLayerVersionException
+from moto.cloudformation.exceptions import ValidationError
+from moto.core.config import default_user_config
+from moto.core.exceptions import ServiceException
+from moto.iam.models import get_account_id_from, iam_backends
+from moto.s3.models import s3_backends
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.responses import get_backend as sfn_backend
+from moto.stepfunctions.utils import cfn_to_api_tags
+from moto.sts.exceptions import STSClientError
+from moto.sts.models import sts_backends
+from moto.utilities.utils import get_partition
+
+from spinboard_sandbox.lambda_executor import FunctionSpec, LambdaExecutor, code_sha256
+from spinboard_sandbox.organization import SandboxSession
+from spinboard_sandbox.settings import SandboxSettings
+from spinboard_sandbox.trust_policy import Caller, trust_allows
+
+MOTO_VERSION = "5.2.5"
+DEFAULT_ACCOUNT_ID = "123456789012"
+_ROLE_ARN = re.compile(r"^arn:[\w-]+:iam::(\d{12}):role/")
+_POWERTOOLS_PARAMETER = re.compile(
+    r"^/aws/service/powertools/python/(?P<arch>x86_64|arm64)/python(?P<py>3\.\d+)/[\w.]+$"
+)
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_VERSION = 27
+"""A published version of the Powertools v3 layer. AWS maps each Powertools release to a
+layer version; the sandbox does not track that mapping (the layer's content comes from the
+sandbox's own Python anyway), so every release resolves to this version."""
+
+LambdaFunction: Any = lambda_models.LambdaFunction
+StateMachine: Any = sfn_models.StateMachine
+StepFunctionsParserBackend: Any = sfn_parser_models.StepFunctionsParserBackend
+WaitFunction: Any = wait_fn.WaitFunction
+StateTaskService: Any = task_service.StateTaskService
+TokenResponse: Any = sts_responses.TokenResponse
+Document: Any = ssm_models.Document
+ResourceMap: Any = cfn_parsing.ResourceMap
+KmsKey: Any = kms_models.Key
+
+
+@dataclass
+class _State:
+    settings: SandboxSettings | None = None
+    executor: LambdaExecutor | None = None
+    applied: set[str] = field(default_factory=set)
+    clients: dict[tuple[str, str, str], BaseClient] = field(default_factory=dict)
+    clients_lock: threading.Lock = field(default_factory=threading.Lock)
+    operations: dict[tuple[str, str], OperationModel | None] = field(default_factory=dict)
+
+
+_state = _State()
+
+
+def _settings() -> SandboxSettings:
+    if _state.settings is None:
+        raise RuntimeError("spinboard_sandbox.moto_patches.apply_all() was not called")
+    return _state.settings
+
+
+def _first_time(name: str) -> bool:
+    """True the first time a patch is applied in this process."""
+    if name in _state.applied:
+        return False
+    _state.applied.add(name)
+    return True
+
+
+def _classmethod_function(owner: Any, name: str) -> Callable[..., Any]:
+    """The function under a classmethod (to call the original with another class)."""
+    function: Callable[..., Any] = inspect.getattr_static(owner, name).__func__
+    return function
+
+
+def apply_all(settings: SandboxSettings) -> None:
+    """Apply every patch (before moto serves a request). Later calls update the settings."""
+    if moto.__version__ != MOTO_VERSION:
+        raise RuntimeError(
+            f"the sandbox patches are written for moto {MOTO_VERSION}, found {moto.__version__}"
+        )
+    _state.settings = settings
+    with _state.clients_lock:
+        _state.clients.clear()  # they point at the previous endpoint
+    configure_moto(settings)
+    lambda_invoke_runs_real_handler(settings)
+    lambda_keeps_layers_and_architecture()
+    state_machines_from_cloudformation_execute()
+    unnamed_executions_get_unique_names()
+    service_integrations_act_in_state_machine_account()
+    service_integration_parameters_normalised()
+    retry_and_wait_time_scaled()
+    assume_role_checks_trust()
+    ssm_documents_from_cloudformation()
+    kms_keys_from_cloudformation()
+    cloudformation_resolves_public_ssm_parameters()
+    cloudformation_errors_name_the_resource()
+
+
+def shutdown() -> None:
+    """Stop the Lambda execution environments (subprocesses)."""
+    if _state.executor is not None:
+        _state.executor.shutdown()
+
+
+# -- configuration -------------------------------------------------------------------------
+
+
+def configure_moto(settings: SandboxSettings) -> None:
+    """(e) moto's defaults: no AWS managed policies (PowerUserAccess, AdministratorAccess...
+    are needed), and state machines are stored but never run. Turn on
+    `iam.load_aws_managed_policies` and `stepfunctions.execute_state_machine` (the ASL
+    engine ported from LocalStack); point MOTO_PORT at the sandbox (moto builds loopback
+    URLs from it)."""
+    default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
+    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+    os.environ["MOTO_PORT"] = str(settings.port)
+
+
+# -- (a) Lambda ----------------------------------------------------------------------------
+
+
+def _function_spec(fn: Any) -> FunctionSpec:
+    environment = {str(k): str(v) for k, v in (fn.environment_vars or {}).items()}
+    return FunctionSpec(
+        function_arn=str(fn.function_arn),
+        function_name=str(fn.function_name),
+        version=str(fn.version),
+        account_id=str(fn.account_id),
+        region=str(fn.region),
+        handler=str(fn.handler),
+        runtime=str(fn.run_time or "python3.13"),
+        timeout_seconds=float(fn.timeout),
+        memory_size=int(fn.memory_size),
+        role_arn=str(fn.role),
+        code_sha256=code_sha256(fn.code_bytes),
+        environment=tuple(sorted(environment.items())),
+    )
+
+
+def execution_role_credentials(spec: FunctionSpec) -> Mapping[str, str]:
+    """Assume the execution role through moto's STS backend directly (the Lambda service
+    does it, so no trust check), in the function's account: the keys map to that account."""
+    backend: Any = sts_backends[spec.account_id][get_partition(spec.region)]
+    session = backend.assume_role(
+        region_name=spec.region,
+        role_session_name=spec.function_name[:64],
+        role_arn=spec.role_arn,
+        policy=None,
+        duration=43200,
+        external_id=None,
+    )
+    return {
+        "AWS_ACCESS_KEY_ID": session.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
+        "AWS_SESSION_TOKEN": session.session_token,
+    }
+
+
+def lambda_invoke_runs_real_handler(settings: SandboxSettings) -> None:
+    """(a) moto invokes Lambda functions only inside Docker (none here). Replace
+    `LambdaFunction._invoke_lambda`: run the real handler from the function's code zip in a
+    warm subprocess (lambda_executor), with the function's environment, credentials of its
+    execution role and AWS_ENDPOINT_URL of the sandbox; errors come back as the AWS Python
+    runtime reports them (errorType = exception class name); the timeout is enforced. Logs
+    go to moto CloudWatch Logs and to <sandbox>/logs/<function>.log. Also answer
+    FunctionError "Unhandled" for runtime errors, as AWS does (moto says "Handled")."""
+    if _state.executor is not None:
+        _state.executor.shutdown()
+    _state.executor = LambdaExecutor(
+        endpoint=settings.endpoint,
+        code_dir=settings.lambda_code_dir,
+        workers_dir=settings.lambda_workers_dir,
+        logs_dir=settings.logs_dir,
+        credentials=execution_role_credentials,
+        max_workers=settings.lambda_max_workers,
+        idle_seconds=settings.lambda_idle_seconds,
+    )
+    if not _first_time("lambda_invoke"):
+        return
+    original_invoke = LambdaFunction.invoke
+
+    def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        if isinstance(event, str | bytes):
+            event = json.loads(event or "{}")
+        executor = _state.executor
+        assert executor is not None
+        self.logs_backend.ensure_log_group(self.logs_group_name)
+        result = executor.invoke(_function_spec(self), self.code_bytes, event)
+        self.save_logs(result.logs)
+        return result.payload, result.errored, result.logs
+
+    def invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> Any:
+        payload = original_invoke(self, body, request_headers, response_headers)
+        if response_headers.get("x-amz-function-error") == "Handled":
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return payload
+
+    LambdaFunction._invoke_lambda = _invoke_lambda
+    LambdaFunction.invoke = invoke
+
+
+def lambda_keeps_layers_and_architecture() -> None:
+    """(f) moto's CloudFormation drops a function's Layers, Architectures and TracingConfig,
+    and its API rejects layers it does not hold, such as the public Powertools layer of AWS
+    account 017000801446. Keep those properties; accept layer versions of other accounts
+    that moto does not know (recorded with CodeSize 0). In the sandbox the layer's content
+    (aws-lambda-powertools) comes from the sandbox's own Python environment."""
+    if not _first_time("lambda_layers"):
+        return
+    original_layers = LambdaFunction._get_layers_data
+    original_create = _classmethod_function(LambdaFunction, "create_from_cloudformation_json")
+
+    def _get_layers_data(self: Any, layers_versions_arns: list[str]) -> Any:
+        try:
+            return original_layers(self, layers_versions_arns)
+        except UnknownLayerVersionException:
+            if any(f":{self.account_id}:" in arn for arn in layers_versions_arns):
+                raise
+            return [{"Arn": arn, "CodeSize": 0} for arn in layers_versions_arns]
+
+    def create_from_cloudformation_json(
+        cls: Any,
+        /,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        fn = original_create(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        properties = cloudformation_json.get("Properties", {})
+        if properties.get("Architectures"):
+            fn.architectures = properties["Architectures"]
+        if properties.get("TracingConfig"):
+            fn.tracing_config = properties["TracingConfig"]
+        if properties.get("Layers"):
+            fn.layers = fn._get_layers_data(properties["Layers"])
+        return fn
+
+    LambdaFunction._get_layers_data = _get_layers_data
+    LambdaFunction.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+# -- (b) Step Functions ----------------------------------------------------------------------
+
+
+def _camel(value: Any) -> Any:
+    """CloudFormation's PascalCase keys -> the API's camelCase (LoggingConfiguration...)."""
+    if isinstance(value, dict):
+        return {k[:1].lower() + k[1:]: _camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
+
+
+def _substitution(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def state_machine_definition(properties: Mapping[str, Any], account_id: str) -> str:
+    """The ASL of an AWS::StepFunctions::StateMachine: DefinitionString, Definition or
+    DefinitionS3Location (what CDK's DefinitionBody.from_file emits), with
+    DefinitionSubstitutions applied."""
+    if "DefinitionString" in properties:
+        definition = str(properties["DefinitionString"])
+    elif "Definition" in properties:
+        definition = json.dumps(properties["Definition"])
+    elif "DefinitionS3Location" in properties:
+        location = properties["DefinitionS3Location"]
+        key: Any = s3_backends[account_id]["aws"].get_object(location["Bucket"], location["Key"])
+        if key is None:
+            raise ValueError(f"no state machine definition at {location}")
+        definition = key.value.decode("utf-8")
+    else:
+        raise ValueError("state machine without a definition")
+    for name, value in (properties.get("DefinitionSubstitutions") or {}).items():
+        definition = definition.replace("${" + name + "}", _substitution(value))
+    return definition
+
+
+def _create_state_machine(
+    name: str, properties: Mapping[str, Any], account_id: str, region_name: str
+) -> Any:
+    return sfn_backend(account_id, region_name).create_state_machine(
+        name=name,
+        definition=state_machine_definition(properties, account_id),
+        roleArn=properties.get("RoleArn", ""),
+        tags=cfn_to_api_tags(properties.get("Tags", [])),
+        loggingConfiguration=_camel(properties.get("LoggingConfiguration")),
+        tracingConfiguration=_camel(properties.get("TracingConfiguration")),
+        sm_type=properties.get("StateMachineType"),
+    )
+
+
+def state_machines_from_cloudformation_execute() -> None:
+    """(b) moto's CloudFormation creates state machines in the plain Step Functions backend,
+    so the executing backend (`stepfunctions_parser_backends`) never sees them; it also
+    ignores DefinitionSubstitutions, Definition/DefinitionS3Location (CDK's from_file),
+    LoggingConfiguration, TracingConfiguration and the type. Create, update and delete them
+    in the backend the API uses (`moto.stepfunctions.responses.get_backend`), with all of
+    those."""
+    if not _first_time("sfn_cloudformation"):
+        return
+
+    def create_from_cloudformation_json(
+        _cls: Any,
+        /,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **_kwargs: Any,
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        name = properties.get("StateMachineName", resource_name)
+        return _create_state_machine(name, properties, account_id, region_name)
+
+    def delete_from_cloudformation_json(
+        _cls: Any, resource_name: str, _cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        sfn_backend(account_id, region_name).delete_state_machine(resource_name)
+
+    def update_from_cloudformation_json(
+        _cls: Any,
+        /,
+        original_resource: Any,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **_kwargs: Any,
+    ) -> Any:
+        properties = cloudformation_json.get("Properties", {})
+        name = properties.get("StateMachineName", original_resource.name)
+        backend = sfn_backend(account_id, region_name)
+        if name != original_resource.name:  # a new name replaces the state machine
+            replacement = _create_state_machine(name, properties, account_id, region_name)
+            backend.delete_state_machine(original_resource.arn)
+            return replacement
+        machine = backend.update_state_machine(
+            original_resource.arn,
+            definition=state_machine_definition(properties, account_id),
+            role_arn=properties.get("RoleArn"),
+            logging_configuration=_camel(properties.get("LoggingConfiguration")),
+            tracing_configuration=_camel(properties.get("TracingConfiguration")),
+        )
+        backend.tagger.tag_resource(machine.arn, cfn_to_api_tags(properties.get("Tags", [])))
+        return machine
+
+    StateMachine.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+    StateMachine.delete_from_cloudformation_json = classmethod(delete_from_cloudformation_json)
+    StateMachine.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)
+
+
+def unnamed_executions_get_unique_names() -> None:
+    """(b) The executing backend builds the execution ARN from `name` even when none is
+    given: `...:execution:<machine>:None`, and a second unnamed execution collides with the
+    first. AWS generates a UUID name; do the same."""
+    if not _first_time("sfn_unnamed"):
+        return
+    original = StepFunctionsParserBackend.start_execution
+
+    def start_execution(
+        self: Any,
+        state_machine_arn: str,
+        name: str | None = None,
+        execution_input: str | None = None,
+        trace_header: str | None = None,
+    ) -> Any:
+        return original(
+            self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header
+        )
+
+    StepFunctionsParserBackend.start_execution = start_execution
+
+
+def _account_of_role(role_arn: str | None) -> str | None:
+    match = _ROLE_ARN.match(role_arn or "")
+    return match.group(1) if match else None
+
+
+def engine_client(service: str, region: str, account_id: str) -> BaseClient:
+    """A cached client of the sandbox acting in `account_id` (the ASL engine's calls)."""
+    key = (service, region, account_id)
+    with _state.clients_lock:
+        client = _state.clients.get(key)
+        if client is None:
+            client = SandboxSession(_settings().endpoint, account_id, region).client(
+                service,
+                region_name=region,
+                config=Config(
+                    parameter_validation=False,
+                    retries={"max_attempts": 0, "total_max_attempts": 1},
+                    connect_timeout=60,
+                    read_timeout=99999999,
+                    max_pool_connections=64,
+                ),
+            )
+            _state.clients[key] = client
+    result: BaseClient = client
+    return result
+
+
+def service_integrations_act_in_state_machine_account() -> None:
+    """(b) The ASL engine calls services (lambda:invoke, states:startExecution, aws-sdk:*)
+    through `boto_client_for` with access key "ak", i.e. in moto's default account
+    123456789012, on http://localhost:$MOTO_PORT: a state machine of another account cannot
+    find its own Lambdas. Act in the account of the task's role (StateCredentials.role_arn:
+    the execution role, or the task's Credentials.RoleArn) with the x-moto-account-id
+    header, on 127.0.0.1, reusing clients (creating boto3 clients is slow and not
+    thread-safe)."""
+    if not _first_time("sfn_clients"):
+        return
+    original = engine_boto_client.boto_client_for
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> BaseClient:
+        role_arn = getattr(state_credentials, "role_arn", None)
+        account_id = _account_of_role(role_arn) or DEFAULT_ACCOUNT_ID
+        return engine_client(service, region, account_id)
+
+    # The engine's modules import the function by name: replace every reference.
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and (
+            getattr(module, "boto_client_for", None) is original
+        ):
+            setattr(module, "boto_client_for", boto_client_for)  # noqa: B010
+
+
+def _operation_model(service: str, action: str) -> OperationModel | None:
+    """botocore's model of `service`.`action` (snake case), cached."""
+    key = (service, action)
+    with _state.clients_lock:
+        if key not in _state.operations:
+            model = botocore.session.get_session().get_service_model(service)
+            names = [n for n in model.operation_names if xform_name(n) == action]
+            _state.operations[key] = model.operation_model(names[0]) if names else None
+        return _state.operations[key]
+
+
+def _dates_to_iso(value: Any) -> None:
+    """In place: timestamps of a service response become ISO strings (state data is JSON)."""
+    if not isinstance(value, dict | list):
+        return
+    items: Any = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in list(items):
+        if isinstance(item, datetime.date):
+            value[key] = item.isoformat()
+        else:
+            _dates_to_iso(item)
+
+
+def service_integration_parameters_normalised() -> None:
+    """(b) The engine ported from LocalStack maps a task's PascalCase ASL parameters onto
+    the boto3 operation's members, and the response back to PascalCase; moto stubs both
+    steps out (`_normalise_parameters`/`_normalise_response` do nothing). Integrations of
+    camelCase APIs then fail: states:startExecution dies with KeyError 'StateMachineArn'.
+    Restore both steps from botocore's service model, as LocalStack does, and render
+    timestamps as ISO strings (moto's DescribeExecution cannot serialize datetimes)."""
+    if not _first_time("sfn_normalise"):
+        return
+
+    def _operation(self: Any, boto_service_name: str | None, action: str | None) -> Any:
+        return _operation_model(
+            self._get_boto_service_name(boto_service_name=boto_service_name),
+            self._get_boto_service_action(service_action_name=action),
+        )
+
+    def _normalise_parameters(
+        self: Any,
+        parameters: dict[str, Any],
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        operation = _operation(self, boto_service_name, service_action_name)
+        if operation is not None and operation.input_shape is not None:
+            self._to_boto_request(parameters, operation.input_shape)
+
+    def _normalise_response(
+        self: Any,
+        response: Any,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        operation = _operation(self, boto_service_name, service_action_name)
+        if operation is not None and operation.output_shape is not None:
+            self._from_boto_response(response, operation.output_shape)
+        _dates_to_iso(response)
+
+    StateTaskService._normalise_parameters = _normalise_parameters
+    StateTaskService._normalise_response = _normalise_response
+
+
+# -- (c) time ------------------------------------------------------------------------------
+
+
+class _ScaledTime:
+    """Stands in for the `time` module inside the retrier: sleeps are scaled."""
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(max(seconds, 0) * _settings().time_scale)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def retry_and_wait_time_scaled() -> None:
+    """(c) Retry intervals (`time.sleep` in retrier_decl) and Wait states
+    (`WaitFunction._wait_interval`) take real time: a 15-minute readiness window would take
+    15 minutes. Multiply them by SANDBOX_TIME_SCALE (default 0.02: 15 min -> 18 s). Task
+    and Lambda timeouts are not scaled (they bound real work)."""
+    if not _first_time("time_scale"):
+        return
+
+    def _wait_interval(_self: Any, env: Any, wait_seconds: float) -> None:
+        deadline = time.monotonic() + max(wait_seconds, 0) * _settings().time_scale
+        while env.is_running():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            if env.program_state_event.wait(remaining):
+                time.sleep(min(remaining, 0.05))  # woken while running: keep waiting
+
+    setattr(retrier_decl, "time", _ScaledTime())  # noqa: B010
+    WaitFunction._wait_interval = _wait_interval
+
+
+# -- (d) STS trust -------------------------------------------------------------------------
+
+
+def caller_of(response: Any) -> Caller:
+    """Who signs this request: an STS session, an IAM user, else the root of the account
+    named by x-moto-account-id (or moto's default account)."""
+    access_key = response.get_access_key()
+    partition = response.partition
+    key_account = get_account_id_from(access_key)
+    sts: Any = sts_backends[key_account][partition]
+    session = sts.get_assumed_role_from_access_key(access_key)
+    if session is not None:
+        return Caller(session.account_id, session.arn, session.role_arn)
+    iam: Any = iam_backends[key_account][partition]
+    user = iam.get_user_from_access_key_id(access_key)
+    if user is not None:
+        return Caller(user.account_id, user.arn)
+    return Caller.root(response.current_account)
+
+
+def role_trusts(role_arn: str, caller: Caller) -> bool:
+    """The role exists and its trust policy lets `caller` assume it."""
+    account_id = _account_of_role(role_arn)
+    if account_id is None:
+        return False
+    iam: Any = iam_backends[account_id]["aws"]
+    try:
+        role = iam.get_role_by_arn(role_arn)
+    except Exception:  # moto's NotFoundException; AWS answers AccessDenied for it too
+        return False
+    document = role.assume_role_policy_document or "{}"
+    if isinstance(document, str) and document.startswith("%7B"):
+        document = unquote(document)
+    return trust_allows(document, caller)
+
+
+class AccessDenied(STSClientError):
+    code = "AccessDenied"
+
+
+def assume_role_checks_trust() -> None:
+    """(d) moto's AssumeRole never checks anything: any caller gets keys for any role, even
+    a missing one, so a wrong trust policy or role chain would pass in the sandbox. Deny
+    like AWS, `AccessDenied: User: <caller> is not authorized to perform: sts:AssumeRole on
+    resource: <role>`, when the role does not exist or its trust policy does not allow the
+    caller (trust_policy.py). Only the API is checked: the sandbox's own assumptions of
+    Lambda execution roles (service principal) call the backend and bypass it."""
+    if not _first_time("sts_trust"):
+        return
+    original = TokenResponse.assume_role
+
+    def assume_role(self: Any) -> Any:
+        role_arn = str(self._get_param("RoleArn") or "")
+        caller = caller_of(self)
+        if not role_trusts(role_arn, caller):
+            raise AccessDenied(
+                f"User: {caller.arn} is not authorized to perform: sts:AssumeRole "
+                f"on resource: {role_arn}"
+            )
+        return original(self)
+
+    TokenResponse.assume_role = assume_role
+
+
+# -- (f) CloudFormation --------------------------------------------------------------------
+
+
+def ssm_documents_from_cloudformation() -> None:
+    """(f) AWS::SSM::Document: CloudFormation takes Content as an object and DocumentFormat
+    defaults to JSON; moto requires a DocumentFormat ("Invalid document format None") and
+    hashes Content as a string. Default the format and serialize object content."""
+    if not _first_time("ssm_document"):
+        return
+    original = _classmethod_function(Document, "create_from_cloudformation_json")
+
+    def create_from_cloudformation_json(
+        cls: Any,
+        /,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        properties = dict(cloudformation_json.get("Properties", {}))
+        document_format = properties.setdefault("DocumentFormat", "JSON")
+        content = properties.get("Content")
+        if isinstance(content, dict | list):
+            properties["Content"] = (
+                yaml.safe_dump(content) if document_format == "YAML" else json.dumps(content)
+            )
+        resource = {**cloudformation_json, "Properties": properties}
+        return original(cls, resource_name, resource, account_id, region_name, **kwargs)
+
+    Document.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+def kms_keys_from_cloudformation() -> None:
+    """(f) AWS::KMS::Key: moto's CloudFormation passes the template's Tags ({Key, Value})
+    where its KMS backend wants {TagKey, TagValue} (KeyError 'TagKey': the stack fails), and
+    keeps KeyPolicy as an object where the API holds a JSON string; it also ignores KeyUsage
+    and KeySpec. Convert them."""
+    if not _first_time("kms_key"):
+        return
+
+    def create_from_cloudformation_json(
+        _cls: Any,
+        /,
+        _resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **_kwargs: Any,
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        policy = properties.get("KeyPolicy")
+        backend: Any = kms_models.kms_backends[account_id][region_name]
+        key = backend.create_key(
+            policy=policy if isinstance(policy, str) or policy is None else json.dumps(policy),
+            key_usage=properties.get("KeyUsage", "ENCRYPT_DECRYPT"),
+            key_spec=properties.get("KeySpec", "SYMMETRIC_DEFAULT"),
+            description=properties.get("Description"),
+            tags=[
+                {"TagKey": tag["Key"], "TagValue": tag["Value"]}
+                for tag in properties.get("Tags", [])
+            ],
+        )
+        key.key_rotation_status = properties.get("EnableKeyRotation", False)
+        key.enabled = properties.get("Enabled", True)
+        return key
+
+    KmsKey.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+def public_ssm_parameter(name: str, region: str) -> str | None:
+    """The value of an AWS public parameter moto does not hold, or None."""
+    powertools = _POWERTOOLS_PARAMETER.match(name)
+    if powertools:
+        layer = f"AWSLambdaPowertoolsPythonV3-python{powertools['py'].replace('.', '')}"
+        return (
+            f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+            f"{layer}-{powertools['arch']}:{POWERTOOLS_LAYER_VERSION}"
+        )
+    return None
+
+
+def cloudformation_resolves_public_ssm_parameters() -> None:
+    """(f) A template parameter of type AWS::SSM::Parameter::Value<...> is read from the
+    account's parameter store; moto answers a 500 (AttributeError on None) when the
+    parameter is missing, and it does not hold AWS public parameters such as
+    /aws/service/powertools/python/arm64/python3.13/<version> (the Powertools layer ARN
+    that CDK's `value_for_string_parameter` reads). Resolve those (public_ssm_parameter);
+    answer any other missing one as CloudFormation does ("Unable to fetch parameters
+    [name] from parameter store for this account.")."""
+    if not _first_time("cfn_public_ssm"):
+        return
+    original = ResourceMap.parse_ssm_parameter
+
+    def parse_ssm_parameter(self: Any, value: str, value_type: str) -> Any:
+        backend: Any = ssm_models.ssm_backends[self._account_id][self._region_name]
+        if backend.get_parameter(value) is not None:
+            return original(self, value, value_type)
+        public = public_ssm_parameter(value, self._region_name)
+        if public is None:
+            raise ValidationError(
+                message=f"Unable to fetch parameters [{value}] from parameter store for "
+                "this account."
+            )
+        return public.split(",") if "List" in value_type else public
+
+    ResourceMap.parse_ssm_parameter = parse_ssm_parameter
+
+
+def cloudformation_errors_name_the_resource() -> None:
+    """(f) When a resource fails, moto's CreateStack/UpdateStack answer only the bare error
+    (no CREATE_FAILED events; a 500 for non-API exceptions): say which logical resource and
+    type failed, so a deploy error can be acted upon."""
+    if not _first_time("cfn_errors"):
+        return
+    original = cfn_parsing.parse_and_create_resource
+
+    def parse_and_create_resource(
+        logical_id: str,
+        resource_json: dict[str, Any],
+        resources_map: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        try:
+            return original(logical_id, resource_json, resources_map, account_id, region_name)
+        except Exception as exc:
+            where = f"{logical_id} ({resource_json.get('Type')})"
+            if isinstance(exc, ServiceException):
+                exc.message = f"{where}: {exc.message}"
+                exc.args = (exc.message,)
+                raise
+            detail = getattr(exc, "message", None) or str(exc)
+            raise ValidationError(message=f"{where}: {type(exc).__name__}: {detail}") from exc
+
+    setattr(cfn_parsing, "parse_and_create_resource", parse_and_create_resource)  # noqa: B010
