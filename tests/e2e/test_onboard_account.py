@@ -183,3 +183,27 @@ def test_an_account_whose_org_role_becomes_assumable_later_is_retried(
     ]
     assert len(failures) >= 1
     assert "SpinnakerManagedRole" in role_names(sandbox, account)
+
+
+def test_a_failure_reaches_the_notification_topic_with_the_reason(sandbox: RunningSandbox) -> None:
+    session = sandbox.session(sandbox.spinnaker_account_id)
+    topic_arn = sandbox.info["stackOutputs"]["Spinboard"]["FailureTopicArn"]
+    sqs = session.client("sqs")
+    queue_url = sqs.create_queue(QueueName="failure-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    session.client("sns").subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    result = sandbox.run_execution(ONBOARD, {"accountId": "1234567890"})
+    assert result["status"] == "FAILED"
+    messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=5)["Messages"]
+    notice = json.loads(messages[0]["Body"])
+    assert notice["error"] == "InvalidRequest"
+    assert "accountId" in notice["reason"]
+    assert notice["execution"] == result["executionArn"]
+    assert notice["input"] == {"accountId": "1234567890"}
