@@ -7,8 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE := 1
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 18,20
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 
 .PHONY: help setup synth lint typecheck unit infra sandbox-tests e2e test demo sandbox clean
 

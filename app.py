@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT / "cdk"))
+sys.path[:0] = [str(ROOT / "cdk"), str(ROOT / "functions")]
 
 from spinboard_cdk.app import build_app  # noqa: E402
 from spinboard_cdk.settings import SettingsError  # noqa: E402

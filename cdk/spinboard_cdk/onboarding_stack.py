@@ -9,10 +9,12 @@ access role directly, restricted to accounts of this organization with `aws:Reso
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -22,6 +24,7 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
+from spinboard import halyard_document
 from spinboard_cdk.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -30,12 +33,87 @@ STATEMACHINE_DIR = PROJECT_ROOT / "statemachine"
 ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache"]
 
 
+@dataclass(frozen=True)
+class Task:
+    """One Lambda task: its handler, what it does, how long it may take."""
+
+    handler: str
+    description: str
+    timeout_seconds: int = 30
+
+
+TASKS = {
+    "ValidateRequest": Task(
+        "handlers.validate_request.handler",
+        "Validates an OnboardAccount request; reads the account from Organizations",
+    ),
+    "RecordProvisioning": Task(
+        "handlers.record_provisioning.handler",
+        "Registry: PROVISIONING and the Spinnaker account name claim",
+    ),
+    "ProvisionTargetAccount": Task(
+        "handlers.provision_target_account.handler",
+        "Converges SpinnakerManagedRole and BaseIAMRole in a target account",
+        timeout_seconds=120,
+    ),
+    "RecordRolesReady": Task(
+        "handlers.record_roles_ready.handler", "Registry: ROLES_READY; requests a Spinnaker sync"
+    ),
+    "RegistrationStatus": Task(
+        "handlers.registration_status.handler", "Reads an account's registry status"
+    ),
+    "RecordFailure": Task("handlers.record_failure.handler", "Registry: FAILED with the reason"),
+    "RecordOffboarding": Task(
+        "handlers.record_offboarding.handler", "Registry: OFFBOARDING; requests a Spinnaker sync"
+    ),
+    "RemoveTargetRoles": Task(
+        "handlers.remove_target_roles.handler",
+        "Removes Spinboard's roles from an offboarded account (when enabled)",
+        timeout_seconds=120,
+    ),
+    "SyncLeaseAcquire": Task("handlers.sync_lease.acquire", "Takes the single-flight sync lease"),
+    "SyncLeaseRelease": Task(
+        "handlers.sync_lease.release", "Releases the sync lease and looks for pending work"
+    ),
+    "SyncPlan": Task("handlers.sync_plan.handler", "Plans the next Spinnaker sync batch"),
+    "ManagingPolicy": Task(
+        "handlers.managing_policy.handler",
+        "Converges SpinnakerManagingPolicy (and its shards) on the managing role",
+        timeout_seconds=120,
+    ),
+    "HalyardSend": Task(
+        "handlers.halyard_command.send", "Sends the halyard batch to Minnaker by SSM Run Command"
+    ),
+    "HalyardCheck": Task(
+        "handlers.halyard_command.check", "Polls the halyard SSM command to a terminal status"
+    ),
+    "SyncResult": Task(
+        "handlers.sync_result.handler", "Registry: REGISTERED / OFFBOARDED / FAILED for a batch"
+    ),
+}
+
+ORG_ACCESS = ("ValidateRequest", "ProvisionTargetAccount", "RemoveTargetRoles")
+REGISTRY_WRITERS = (
+    "RecordProvisioning",
+    "RecordRolesReady",
+    "RecordFailure",
+    "RecordOffboarding",
+    "SyncLeaseAcquire",
+    "SyncLeaseRelease",
+    "HalyardSend",
+    "SyncResult",
+)
+REGISTRY_READERS = ("RegistrationStatus", "SyncPlan", "RemoveTargetRoles", "HalyardCheck")
+SYNC_REQUESTERS = ("RecordRolesReady", "RegistrationStatus", "RecordOffboarding")
+
+
 class OnboardingStack(Stack):
-    """Spinboard in the Spinnaker account: state machines, Lambda tasks, notifications."""
+    """Spinboard in the Spinnaker account: state machines, Lambda tasks, registry, halyard."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any):
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
+        s = settings
 
         self.key = kms.Key(
             self,
@@ -51,43 +129,114 @@ class OnboardingStack(Stack):
             master_key=self.key,
             enforce_ssl=True,
         )
+        self.registry = dynamodb.Table(
+            self,
+            "Registry",
+            table_name=f"{s.stack_name}-Registry",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.managing_role = self._managing_role()
+        self.halyard_document_name = f"{s.stack_name}-Halyard"
+        self.halyard_document = ssm.CfnDocument(
+            self,
+            "HalyardDocument",
+            name=self.halyard_document_name,
+            document_type="Command",
+            document_format="JSON",
+            update_method="NewVersion",
+            content=halyard_document.document_content(s.halyard_command, s.halyard_environment),
+        )
+        self.sync_state_machine_name = f"{s.stack_name}-SyncSpinnaker"
 
         self.powertools_layer = self._powertools_layer()
-        self.validate_request = self._function(
-            "ValidateRequest",
-            handler="handlers.validate_request.handler",
-            description="Validates an OnboardAccount request; reads the account from Organizations",
-            timeout=Duration.seconds(30),
-        )
-        self.provision_target_account = self._function(
-            "ProvisionTargetAccount",
-            handler="handlers.provision_target_account.handler",
-            description="Converges SpinnakerManagedRole and BaseIAMRole in a target account",
-            timeout=Duration.seconds(120),
-        )
+        self.functions = {name: self._function(name, task) for name, task in TASKS.items()}
         self._grant_organization_access()
+        self._grant_registry_and_sync()
+        self._grant_managing_policy()
+        self._grant_halyard()
 
+        self.sync_spinnaker = self._state_machine(
+            "SyncSpinnaker",
+            asl_file="sync_spinnaker.asl.json",
+            tasks=(
+                "SyncLeaseAcquire",
+                "SyncLeaseRelease",
+                "SyncPlan",
+                "ManagingPolicy",
+                "HalyardSend",
+                "HalyardCheck",
+                "SyncResult",
+            ),
+            timeout=Duration.hours(6),
+        )
         self.onboard_account = self._state_machine(
             "OnboardAccount",
             asl_file="onboard_account.asl.json",
-            substitutions={
-                "ValidateRequestFunctionArn": self.validate_request.function_arn,
-                "ProvisionTargetAccountFunctionArn": self.provision_target_account.function_arn,
-                "FailureTopicArn": self.failure_topic.topic_arn,
-            },
+            tasks=(
+                "ValidateRequest",
+                "RecordProvisioning",
+                "ProvisionTargetAccount",
+                "RecordRolesReady",
+                "RegistrationStatus",
+                "RecordFailure",
+            ),
             timeout=Duration.hours(12),
         )
-        self._allow_state_machine(
-            self.onboard_account, (self.validate_request, self.provision_target_account)
+        self.offboard_account = self._state_machine(
+            "OffboardAccount",
+            asl_file="offboard_account.asl.json",
+            tasks=("RecordOffboarding", "RegistrationStatus", "RemoveTargetRoles", "RecordFailure"),
+            timeout=Duration.hours(12),
         )
 
-        CfnOutput(
-            self, "OnboardAccountStateMachineArn", value=self.onboard_account.state_machine_arn
-        )
+        for name, machine in (
+            ("OnboardAccount", self.onboard_account),
+            ("OffboardAccount", self.offboard_account),
+            ("SyncSpinnaker", self.sync_spinnaker),
+        ):
+            CfnOutput(self, f"{name}StateMachineArn", value=machine.state_machine_arn)
         CfnOutput(self, "FailureTopicArn", value=self.failure_topic.topic_arn)
+        CfnOutput(self, "RegistryTableName", value=self.registry.table_name)
+        CfnOutput(self, "HalyardDocumentName", value=self.halyard_document_name)
+        CfnOutput(self, "ManagingRoleArn", value=self.managing_role.role_arn)
         self._acknowledge_nag_findings()
 
     # ------------------------------------------------------------------ building blocks
+
+    def _managing_role(self) -> iam.IRole:
+        """Part 4: the role on the Minnaker instance that assumes the managed roles.
+
+        Created with its instance profile (and AmazonSSMManagedInstanceCore so SSM Run Command
+        reaches the instance), or imported by name when it already exists. Its managing policy is
+        converged by the ManagingPolicy task from the registry, not by CloudFormation.
+        """
+        s = self.settings
+        if s.import_managing_role:
+            return iam.Role.from_role_name(self, "ManagingRole", s.managing_role_name)
+        role = iam.Role(
+            self,
+            "ManagingRole",
+            role_name=s.managing_role_name,
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description="Spinnaker (Minnaker) instance role: assumes SpinnakerManagedRole in"
+            " target accounts; its SpinnakerManagingPolicy is converged by Spinboard",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
+            ],
+        )
+        iam.CfnInstanceProfile(
+            self,
+            "ManagingInstanceProfile",
+            instance_profile_name=s.managing_role_name,
+            roles=[role.role_name],
+        )
+        return role
 
     def _powertools_layer(self) -> lambda_.ILayerVersion:
         arn = self.settings.powertools_layer_arn or ssm.StringParameter.value_for_string_parameter(
@@ -101,6 +250,7 @@ class OnboardingStack(Stack):
         return {
             "SPINNAKER_ACCOUNT_ID": s.spinnaker_account_id,
             "MANAGING_ROLE_NAME": s.managing_role_name,
+            "MANAGING_POLICY_NAME": s.managing_policy_name,
             "MANAGEMENT_ACCOUNT_ID": s.management_account_id,
             "MANAGEMENT_ROLE_NAME": ""
             if s.spinnaker_in_management_account
@@ -112,14 +262,25 @@ class OnboardingStack(Stack):
             "DEFAULT_REGIONS": ",".join(s.regions),
             "ACCOUNT_NAME_TEMPLATE": s.account_name_template,
             "READINESS_TIMEOUT_MINUTES": str(s.readiness_timeout_minutes),
+            "REGISTRY_TABLE": self.registry.table_name,
+            # Built from the fixed name: a reference would make a dependency cycle.
+            "SYNC_STATE_MACHINE_ARN": self._state_machine_arn(self.sync_state_machine_name),
+            "SYNC_BATCH_WINDOW_SECONDS": str(s.sync_batch_window_seconds),
+            "MINNAKER_INSTANCE_ID": s.minnaker_instance_id,
+            "HALYARD_DOCUMENT_NAME": self.halyard_document_name,
+            "HALYARD_COMMAND": s.halyard_command,
+            "HALYARD_ENVIRONMENT": s.halyard_environment,
+            "HALYARD_TIMEOUT_SECONDS": str(s.halyard_timeout_seconds),
+            "OFFBOARD_REMOVES_ROLES": str(s.offboard_removes_roles).lower(),
             "POWERTOOLS_SERVICE_NAME": "spinboard",
             "POWERTOOLS_METRICS_NAMESPACE": "Spinboard",
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
 
-    def _function(
-        self, name: str, *, handler: str, description: str, timeout: Duration
-    ) -> lambda_.Function:
+    def _state_machine_arn(self, name: str) -> str:
+        return f"arn:{self.partition}:states:{self.region}:{self.account}:stateMachine:{name}"
+
+    def _function(self, name: str, task: Task) -> lambda_.Function:
         function_name = f"{self.settings.stack_name}-{name}"
         log_group = logs.LogGroup(
             self,
@@ -142,13 +303,13 @@ class OnboardingStack(Stack):
             self,
             f"{name}Function",
             function_name=function_name,
-            description=description,
+            description=task.description,
             code=lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=ASSET_EXCLUDES),
-            handler=handler,
+            handler=task.handler,
             runtime=lambda_.Runtime.PYTHON_3_13,
             architecture=lambda_.Architecture.ARM_64,
             memory_size=256,
-            timeout=timeout,
+            timeout=Duration.seconds(task.timeout_seconds),
             layers=[self.powertools_layer],
             environment=self._runtime_environment(),
             tracing=lambda_.Tracing.ACTIVE,
@@ -158,9 +319,9 @@ class OnboardingStack(Stack):
 
     def _grant_organization_access(self) -> None:
         s = self.settings
-        functions = (self.validate_request, self.provision_target_account)
+        functions = [self.functions[name] for name in ORG_ACCESS]
         if not s.spinnaker_in_management_account:
-            # Layout (a): both functions chain through one role in the management account; that
+            # Layout (a): the functions chain through one role in the management account; that
             # role (management-account stack) holds the Organizations read and the org role access.
             for function in functions:
                 function.add_to_role_policy(
@@ -172,7 +333,7 @@ class OnboardingStack(Stack):
                 )
             return
         # Layout (b): Spinnaker runs in the management account.
-        self.validate_request.add_to_role_policy(
+        self.functions["ValidateRequest"].add_to_role_policy(
             iam.PolicyStatement(
                 sid="ReadMemberAccounts",
                 actions=["organizations:DescribeAccount"],
@@ -182,17 +343,117 @@ class OnboardingStack(Stack):
                 ],
             )
         )
-        self.provision_target_account.add_to_role_policy(
+        for name in ("ProvisionTargetAccount", "RemoveTargetRoles"):
+            self.functions[name].add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="AssumeOrgAccessRoleInMemberAccounts",
+                    actions=["sts:AssumeRole"],
+                    resources=[f"arn:aws:iam::*:role/{s.org_access_role_name}"],
+                    conditions={"StringEquals": {"aws:ResourceOrgID": s.organization_id}},
+                )
+            )
+
+    def _grant_registry_and_sync(self) -> None:
+        table = self.registry.table_arn
+        for name in REGISTRY_WRITERS:
+            self.functions[name].add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="ReadWriteRegistry",
+                    actions=[
+                        "dynamodb:GetItem",
+                        "dynamodb:Scan",
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                        "dynamodb:ConditionCheckItem",
+                    ],
+                    resources=[table],
+                )
+            )
+        for name in REGISTRY_READERS:
+            self.functions[name].add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="ReadRegistry",
+                    actions=["dynamodb:GetItem", "dynamodb:Scan"],
+                    resources=[table],
+                )
+            )
+        for name in SYNC_REQUESTERS:
+            self.functions[name].add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="RequestSpinnakerSync",
+                    actions=["states:StartExecution"],
+                    resources=[self._state_machine_arn(self.sync_state_machine_name)],
+                )
+            )
+
+    def _grant_managing_policy(self) -> None:
+        s = self.settings
+        policies = f"arn:{self.partition}:iam::{self.account}:policy/{s.managing_policy_name}*"
+        function = self.functions["ManagingPolicy"]
+        function.add_to_role_policy(
             iam.PolicyStatement(
-                sid="AssumeOrgAccessRoleInMemberAccounts",
-                actions=["sts:AssumeRole"],
-                resources=[f"arn:aws:iam::*:role/{s.org_access_role_name}"],
-                conditions={"StringEquals": {"aws:ResourceOrgID": s.organization_id}},
+                sid="ConvergeManagingPolicies",
+                actions=[
+                    "iam:GetPolicy",
+                    "iam:GetPolicyVersion",
+                    "iam:ListPolicyVersions",
+                    "iam:ListEntitiesForPolicy",
+                    "iam:CreatePolicy",
+                    "iam:CreatePolicyVersion",
+                    "iam:DeletePolicyVersion",
+                    "iam:DeletePolicy",
+                ],
+                resources=[policies],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="AttachManagingPoliciesToTheManagingRole",
+                actions=["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+                resources=[self.managing_role.role_arn],
+                conditions={"ArnLike": {"iam:PolicyARN": policies}},
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ReadTheManagingRole",
+                actions=["iam:GetRole", "iam:ListAttachedRolePolicies"],
+                resources=[self.managing_role.role_arn],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="FindManagingPolicyShards",
+                actions=["iam:ListPolicies"],
+                resources=["*"],
+            )
+        )
+
+    def _grant_halyard(self) -> None:
+        s = self.settings
+        instance = f"arn:{self.partition}:ec2:{self.region}:{self.account}:instance/"
+        self.functions["HalyardSend"].add_to_role_policy(
+            iam.PolicyStatement(
+                sid="RunHalyardOnMinnaker",
+                actions=["ssm:SendCommand"],
+                resources=[
+                    f"arn:{self.partition}:ssm:{self.region}:{self.account}:document/"
+                    f"{self.halyard_document_name}",
+                    instance + s.minnaker_instance_id,
+                ],
+            )
+        )
+        self.functions["HalyardCheck"].add_to_role_policy(
+            iam.PolicyStatement(
+                sid="FollowHalyardCommand",
+                actions=["ssm:GetCommandInvocation", "ssm:CancelCommand"],
+                resources=["*"],
             )
         )
 
     def _state_machine(
-        self, name: str, *, asl_file: str, substitutions: dict[str, str], timeout: Duration
+        self, name: str, *, asl_file: str, tasks: tuple[str, ...], timeout: Duration
     ) -> sfn.StateMachine:
         state_machine_name = f"{self.settings.stack_name}-{name}"
         log_group = logs.LogGroup(
@@ -202,7 +463,10 @@ class OnboardingStack(Stack):
             retention=_retention(self.settings.log_retention_days),
             removal_policy=RemovalPolicy.RETAIN,
         )
-        return sfn.StateMachine(
+        substitutions = {
+            f"{task}FunctionArn": self.functions[task].function_arn for task in tasks
+        } | {"FailureTopicArn": self.failure_topic.topic_arn}
+        machine = sfn.StateMachine(
             self,
             f"{name}StateMachine",
             state_machine_name=state_machine_name,
@@ -218,26 +482,21 @@ class OnboardingStack(Stack):
                 destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
             ),
         )
-
-    def _allow_state_machine(
-        self, state_machine: sfn.StateMachine, functions: tuple[lambda_.Function, ...]
-    ) -> None:
-        """Exactly what the state machine calls: its functions (unqualified) and the topic."""
-        state_machine.add_to_role_policy(
+        machine.add_to_role_policy(
             iam.PolicyStatement(
                 sid="InvokeTasks",
                 actions=["lambda:InvokeFunction"],
-                resources=[function.function_arn for function in functions],
+                resources=[self.functions[task].function_arn for task in tasks],
             )
         )
-        state_machine.add_to_role_policy(
+        machine.add_to_role_policy(
             iam.PolicyStatement(
                 sid="NotifyFailures",
                 actions=["sns:Publish"],
                 resources=[self.failure_topic.topic_arn],
             )
         )
-        state_machine.add_to_role_policy(
+        machine.add_to_role_policy(
             iam.PolicyStatement(
                 sid="EncryptNotifications",
                 actions=["kms:GenerateDataKey", "kms:Decrypt"],
@@ -245,15 +504,18 @@ class OnboardingStack(Stack):
                 conditions={"StringEquals": {"kms:ViaService": f"sns.{self.region}.amazonaws.com"}},
             )
         )
+        return machine
 
     def _acknowledge_nag_findings(self) -> None:
         """Each cdk-nag finding we accept, on the construct it concerns, with the reason."""
-        for function in (self.validate_request, self.provision_target_account):
+        s = self.settings
+        for function in self.functions.values():
             _acknowledge(
                 function.role,
                 "AwsSolutions-IAM5[Resource::*]",
                 "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no"
-                " resource-level permissions.",
+                " resource-level permissions; ManagingPolicy's iam:ListPolicies (finding its"
+                " shards) and HalyardCheck's ssm:GetCommandInvocation/CancelCommand neither.",
             )
             _acknowledge(
                 function,
@@ -261,27 +523,52 @@ class OnboardingStack(Stack):
                 "Pinned on purpose to python3.13/arm64, the runtime the product targets and the"
                 " one its Powertools layer is resolved for; raised together with the layer.",
             )
-        if self.settings.spinnaker_in_management_account:
-            s = self.settings
+        policies = (
+            f"arn:<AWS::Partition>:iam::{s.spinnaker_account_id}:policy/{s.managing_policy_name}*"
+        )
+        _acknowledge(
+            self.functions["ManagingPolicy"].role,
+            f"AwsSolutions-IAM5[Resource::{policies}]",
+            "The managing policy is sharded (NAME, NAME-2, ...) to respect IAM's 6,144-character"
+            " limit with 1,000 accounts: the wildcard covers exactly those shards.",
+        )
+        if not s.import_managing_role:
             _acknowledge(
-                self.provision_target_account.role,
-                f"AwsSolutions-IAM5[Resource::arn:aws:iam::*:role/{s.org_access_role_name}]",
-                "The org access role is assumed in whichever member account is onboarded;"
-                " the aws:ResourceOrgID condition limits it to accounts of this organization.",
+                self.managing_role,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                "AmazonSSMManagedInstanceCore]",
+                "The AWS managed policy the SSM agent needs on the Minnaker instance, so that"
+                " SSM Run Command reaches halyard; AWS maintains it as the agent evolves.",
             )
+        if s.spinnaker_in_management_account:
+            for name in ("ProvisionTargetAccount", "RemoveTargetRoles"):
+                _acknowledge(
+                    self.functions[name].role,
+                    f"AwsSolutions-IAM5[Resource::arn:aws:iam::*:role/{s.org_access_role_name}]",
+                    "The org access role is assumed in whichever member account is onboarded;"
+                    " the aws:ResourceOrgID condition limits it to accounts of this organization.",
+                )
             _acknowledge(
-                self.validate_request.role,
+                self.functions["ValidateRequest"].role,
                 "AwsSolutions-IAM5[Resource::arn:aws:organizations::"
                 f"{s.management_account_id}:account/{s.organization_id}/*]",
                 "DescribeAccount of any member account of this organization (and only of it):"
                 " the account to onboard is known only at run time.",
             )
-        _acknowledge(
-            self.onboard_account.role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "Step Functions log delivery (logs:*LogDelivery, DescribeLogGroups...) and X-Ray"
-            " APIs support no resource-level permissions.",
-        )
+        for machine in (self.onboard_account, self.offboard_account, self.sync_spinnaker):
+            _acknowledge(
+                machine.role,
+                "AwsSolutions-IAM5[Resource::*]",
+                "Step Functions log delivery (logs:*LogDelivery, DescribeLogGroups...) and X-Ray"
+                " APIs support no resource-level permissions.",
+            )
+
+
+def _acknowledge(construct: IConstruct | None, finding: str, reason: str) -> None:
+    assert construct is not None
+    Validations.of(construct).acknowledge(
+        Acknowledgment(id=f"AwsSolutions::{finding}", reason=reason)
+    )
 
 
 RETENTION = {
@@ -296,13 +583,6 @@ RETENTION = {
     1827: logs.RetentionDays.FIVE_YEARS,
     3653: logs.RetentionDays.TEN_YEARS,
 }
-
-
-def _acknowledge(construct: IConstruct | None, finding: str, reason: str) -> None:
-    assert construct is not None
-    Validations.of(construct).acknowledge(
-        Acknowledgment(id=f"AwsSolutions::{finding}", reason=reason)
-    )
 
 
 def _retention(days: int) -> logs.RetentionDays:

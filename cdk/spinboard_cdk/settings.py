@@ -12,6 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+# The halyard settings become the SSM document's parameter defaults: the document's own patterns.
+from spinboard.halyard_document import ENVIRONMENT_PATTERN, HAL_COMMAND_PATTERN
+
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 INSTANCE_ID = re.compile(r"^i-([0-9a-f]{8}|[0-9a-f]{17})$")
@@ -51,6 +54,12 @@ class Settings:
     powertools_version: str = "3.37.0"
     powertools_layer_arn: str = ""
     log_retention_days: int = 90
+    halyard_command: str = "kubectl -n spinnaker exec -i halyard-0 -- hal"
+    halyard_environment: str = "KUBECONFIG=/etc/rancher/k3s/k3s.yaml"
+    import_managing_role: bool = False
+    offboard_removes_roles: bool = False
+    sync_batch_window_seconds: int = 120
+    halyard_timeout_seconds: int = 1800
 
     @property
     def spinnaker_in_management_account(self) -> bool:
@@ -105,6 +114,29 @@ class Settings:
             log_retention_days=reader.integer(
                 "logRetentionDays", cls.log_retention_days, low=1, high=3653
             ),
+            halyard_command=reader.text(
+                "halyardCommand",
+                re.compile(HAL_COMMAND_PATTERN),
+                "the command that runs hal on the Minnaker instance, words of A-Za-z0-9./_=:-"
+                " (e.g. kubectl -n spinnaker exec -i halyard-0 -- hal)",
+                default=cls.halyard_command,
+            ),
+            halyard_environment=reader.text(
+                "halyardEnvironment",
+                re.compile(ENVIRONMENT_PATTERN),
+                "NAME=value pairs separated by spaces (e.g. KUBECONFIG=/etc/rancher/k3s/k3s.yaml)",
+                default=cls.halyard_environment,
+            ),
+            import_managing_role=reader.boolean("importManagingRole", cls.import_managing_role),
+            offboard_removes_roles=reader.boolean(
+                "offboardRemovesRoles", cls.offboard_removes_roles
+            ),
+            sync_batch_window_seconds=reader.integer(
+                "syncBatchWindowSeconds", cls.sync_batch_window_seconds, low=0, high=3600
+            ),
+            halyard_timeout_seconds=reader.integer(
+                "halyardTimeoutSeconds", cls.halyard_timeout_seconds, low=60, high=3600
+            ),
         )
 
 
@@ -149,6 +181,16 @@ class _ContextReader:
                 f"context key '{key}' is {value!r}; expected a whole number from {low} to {high}"
             )
         return number
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._raw(key)
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise SettingsError(f"context key '{key}' is {value!r}; expected true or false")
 
     def _list(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
         value = self._raw(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import subprocess
@@ -9,9 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match
 
-from .conftest import MANAGEMENT, SPINNAKER, Synthesized
+from .conftest import BASE_CONTEXT, MANAGEMENT, SPINNAKER, Synthesized
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,9 +39,17 @@ def statements_of_role(synth: Synthesized, role_name: str) -> list[dict[str, Any
     return statements
 
 
-def state_machine_role_statements(synth: Synthesized) -> list[dict[str, Any]]:
-    (machine,) = resources(synth, "AWS::StepFunctions::StateMachine").values()
-    role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+def state_machine(synth: Synthesized, name: str) -> dict[str, Any]:
+    (machine,) = [
+        m
+        for m in resources(synth, "AWS::StepFunctions::StateMachine").values()
+        if m["Properties"]["StateMachineName"] == f"Spinboard-{name}"
+    ]
+    return machine
+
+
+def state_machine_role_statements(synth: Synthesized, name: str) -> list[dict[str, Any]]:
+    role_id = state_machine(synth, name)["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     return [
         statement
         for policy in resources(synth, "AWS::IAM::Policy").values()
@@ -52,23 +62,44 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_onboard_account_state_machine_is_loaded_from_the_asl_file(layout_a: Synthesized) -> None:
-    (machine,) = resources(layout_a, "AWS::StepFunctions::StateMachine").values()
-    properties = machine["Properties"]
-    assert "OnboardAccount" in properties["StateMachineName"]
-    asl = (ROOT / "statemachine" / "onboard_account.asl.json").read_text()
+@pytest.mark.parametrize(
+    ("name", "asl_file"),
+    [
+        ("OnboardAccount", "onboard_account.asl.json"),
+        ("OffboardAccount", "offboard_account.asl.json"),
+        ("SyncSpinnaker", "sync_spinnaker.asl.json"),
+    ],
+)
+def test_state_machines_are_loaded_from_their_asl_files(
+    layout_a: Synthesized, name: str, asl_file: str
+) -> None:
+    properties = state_machine(layout_a, name)["Properties"]
+    asl = (ROOT / "statemachine" / asl_file).read_text()
     assert properties["DefinitionString"] == asl
     placeholders = set(re.findall(r"\$\{(\w+)\}", asl))
     assert placeholders == set(properties["DefinitionSubstitutions"])
     assert properties["TracingConfiguration"] == {"Enabled": True}
     assert properties["LoggingConfiguration"]["Level"] == "ALL"
+    # The state machine may invoke exactly the functions its definition names.
+    invoked = [
+        resource
+        for statement in state_machine_role_statements(layout_a, name)
+        if "lambda:InvokeFunction" in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    ]
+    named = [
+        value
+        for key, value in properties["DefinitionSubstitutions"].items()
+        if key.endswith("FunctionArn")
+    ]
+    assert sorted(json.dumps(r) for r in invoked) == sorted(json.dumps(r) for r in named)
 
 
 def test_functions_run_python_313_on_arm64_with_tracing_and_settings(
     layout_a: Synthesized,
 ) -> None:
     functions = resources(layout_a, "AWS::Lambda::Function")
-    assert len(functions) == 2
+    assert len(functions) == 15
     for function in functions.values():
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.13"
@@ -83,14 +114,10 @@ def test_functions_run_python_313_on_arm64_with_tracing_and_settings(
         assert env["MANAGED_ROLE_POLICIES"] == "PowerUserAccess"
         assert env["DEFAULT_REGIONS"] == "us-east-1,us-west-2"
         assert env["READINESS_TIMEOUT_MINUTES"] == "15"
-    handlers = sorted(f["Properties"]["Handler"] for f in functions.values())
-    assert handlers == [
-        "handlers.provision_target_account.handler",
-        "handlers.validate_request.handler",
-    ]
-    for handler in handlers:
-        module = handler.rsplit(".", 1)[0].replace(".", "/")
-        assert (ROOT / "functions" / f"{module}.py").is_file()
+    for function in functions.values():
+        module_name, attribute = function["Properties"]["Handler"].rsplit(".", 1)
+        module = importlib.import_module(module_name)
+        assert callable(getattr(module, attribute))
 
 
 def test_the_powertools_layer_matches_the_pinned_library(layout_a: Synthesized) -> None:
@@ -102,7 +129,11 @@ def test_the_powertools_layer_matches_the_pinned_library(layout_a: Synthesized) 
 
 
 def test_layout_a_lambdas_may_only_assume_the_management_role(layout_a: Synthesized) -> None:
-    for role_name in ("Spinboard-ValidateRequest", "Spinboard-ProvisionTargetAccount"):
+    for role_name in (
+        "Spinboard-ValidateRequest",
+        "Spinboard-ProvisionTargetAccount",
+        "Spinboard-RemoveTargetRoles",
+    ):
         statements = statements_of_role(layout_a, role_name)
         assume = [s for s in statements if "sts:AssumeRole" in as_list(s["Action"])]
         assert len(assume) == 1
@@ -126,21 +157,12 @@ def test_layout_b_assumes_org_roles_only_inside_the_organization(layout_b: Synth
         assert function["Properties"]["Environment"]["Variables"]["MANAGEMENT_ROLE_NAME"] == ""
 
 
-def test_state_machine_may_invoke_only_its_functions_and_notify(layout_a: Synthesized) -> None:
-    statements = state_machine_role_statements(layout_a)
-    invoked = [
-        resource
-        for s in statements
-        if "lambda:InvokeFunction" in as_list(s["Action"])
-        for resource in as_list(s["Resource"])
-    ]
-    functions = resources(layout_a, "AWS::Lambda::Function")
-    assert sorted(json.dumps(r) for r in invoked) == sorted(
-        json.dumps({"Fn::GetAtt": [name, "Arn"]}) for name in functions
-    )
-    publish = [s for s in statements if "sns:Publish" in as_list(s["Action"])]
+def test_state_machines_may_notify_only_the_failure_topic(layout_a: Synthesized) -> None:
     (topic_id,) = resources(layout_a, "AWS::SNS::Topic")
-    assert [s["Resource"] for s in publish] == [{"Ref": topic_id}]
+    for name in ("OnboardAccount", "OffboardAccount", "SyncSpinnaker"):
+        statements = state_machine_role_statements(layout_a, name)
+        publish = [s for s in statements if "sns:Publish" in as_list(s["Action"])]
+        assert [s["Resource"] for s in publish] == [{"Ref": topic_id}]
 
 
 def test_failures_are_notified_on_an_encrypted_topic_reachable_only_over_tls(
@@ -178,7 +200,7 @@ def test_failures_are_notified_on_an_encrypted_topic_reachable_only_over_tls(
 
 def test_logs_are_kept_and_retained(layout_a: Synthesized) -> None:
     groups = resources(layout_a, "AWS::Logs::LogGroup")
-    assert len(groups) == 3
+    assert len(groups) == 15 + 3
     for group in groups.values():
         assert group["Properties"]["RetentionInDays"] == 90
         assert group["DeletionPolicy"] == "Retain"
@@ -210,3 +232,74 @@ def test_cfn_lint_is_clean_on_both_layouts(layout_a: Synthesized, layout_b: Synt
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_registry_keeps_its_history_and_survives_stack_deletion(layout_a: Synthesized) -> None:
+    (table,) = resources(layout_a, "AWS::DynamoDB::Table").values()
+    assert table["DeletionPolicy"] == "Retain"
+    properties = table["Properties"]
+    assert properties["TableName"] == "Spinboard-Registry"
+    assert properties["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_the_managing_role_has_an_instance_profile_and_ssm_access(layout_a: Synthesized) -> None:
+    roles = resources(layout_a, "AWS::IAM::Role")
+    (role_id,) = [n for n, r in roles.items() if r["Properties"].get("RoleName") == "Spinnaker"]
+    role = roles[role_id]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "ec2.amazonaws.com"
+    }
+    assert "AmazonSSMManagedInstanceCore" in json.dumps(role["ManagedPolicyArns"])
+    (profile,) = resources(layout_a, "AWS::IAM::InstanceProfile").values()
+    assert profile["Properties"]["InstanceProfileName"] == "Spinnaker"
+    assert profile["Properties"]["Roles"] == [{"Ref": role_id}]
+
+
+def test_an_existing_managing_role_is_imported_not_created(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    context = dict(BASE_CONTEXT, importManagingRole="true")
+    synth = Synthesized(context, tmp_path_factory.mktemp("imported"))
+    names = [r["Properties"].get("RoleName") for r in resources(synth, "AWS::IAM::Role").values()]
+    assert "Spinnaker" not in names
+    assert resources(synth, "AWS::IAM::InstanceProfile") == {}
+    statements = statements_of_role(synth, "Spinboard-ManagingPolicy")
+    attach = [s for s in statements if "iam:AttachRolePolicy" in as_list(s["Action"])]
+    assert attach[0]["Resource"] == {
+        "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::111111111111:role/Spinnaker"]]
+    }
+
+
+def test_every_halyard_document_parameter_is_pattern_checked(layout_a: Synthesized) -> None:
+    (document,) = resources(layout_a, "AWS::SSM::Document").values()
+    properties = document["Properties"]
+    assert properties["Name"] == "Spinboard-Halyard"
+    assert properties["DocumentType"] == "Command"
+    parameters = properties["Content"]["parameters"]
+    assert {"Operations", "HalCommand", "Environment", "DeployApply"} <= set(parameters)
+    for name, parameter in parameters.items():
+        assert parameter.get("allowedPattern", "").startswith("^"), name
+    assert parameters["HalCommand"]["default"] == "kubectl -n spinnaker exec -i halyard-0 -- hal"
+
+
+def test_halyard_commands_go_only_to_the_minnaker_instance_and_document(
+    layout_a: Synthesized,
+) -> None:
+    statements = statements_of_role(layout_a, "Spinboard-HalyardSend")
+    (send,) = [s for s in statements if "ssm:SendCommand" in as_list(s["Action"])]
+    targets = json.dumps(send["Resource"])
+    assert "document/Spinboard-Halyard" in targets
+    assert "instance/i-0123456789abcdef0" in targets
+    assert len(send["Resource"]) == 2
+
+
+def test_managing_policy_changes_are_limited_to_its_shards_on_the_managing_role(
+    layout_a: Synthesized,
+) -> None:
+    statements = statements_of_role(layout_a, "Spinboard-ManagingPolicy")
+    (attach,) = [s for s in statements if "iam:AttachRolePolicy" in as_list(s["Action"])]
+    assert "ArnLike" in attach["Condition"]
+    assert "policy/SpinnakerManagingPolicy*" in json.dumps(attach["Condition"])
+    writes = [s for s in statements if "iam:CreatePolicyVersion" in as_list(s["Action"])]
+    assert "policy/SpinnakerManagingPolicy*" in json.dumps(writes[0]["Resource"])
