@@ -9,6 +9,7 @@ from typing import Any
 from aws_cdk import App, DefaultStackSynthesizer, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from spinboard_cdk.management_stack import ManagementStack
 from spinboard_cdk.onboarding_stack import OnboardingStack
 from spinboard_cdk.settings import Settings
 
@@ -35,5 +36,21 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) 
         synthesizer=DefaultStackSynthesizer(),
     )
     Tags.of(stack).add("spinboard:component", "onboarding")
+    if not settings.spinnaker_in_management_account:
+        # Layout (a): the management account holds the chain role and forwards account events
+        # from us-east-1 (Organizations) and the Control Tower home region.
+        regions = dict.fromkeys(["us-east-1", settings.control_tower_home_region or "us-east-1"])
+        for index, region in enumerate(regions):
+            management = ManagementStack(
+                app,
+                f"{settings.stack_name}-Management" + ("" if index == 0 else f"-{region}"),
+                settings=settings,
+                primary=index == 0,
+                env=Environment(account=settings.management_account_id, region=region),
+                description="Spinboard (management account): the role the onboarding Lambdas"
+                " chain through, and forwarding of account lifecycle events",
+                synthesizer=DefaultStackSynthesizer(),
+            )
+            Tags.of(management).add("spinboard:component", "management")
     Validations.of(app).add_plugins(AwsSolutionsChecks(verbose=True))
     return app

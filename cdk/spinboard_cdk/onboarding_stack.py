@@ -13,18 +13,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as lambda_destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from spinboard import halyard_document
+from spinboard_cdk.account_events import ACCOUNT_EVENT_PATTERNS
+from spinboard_cdk.nag import acknowledge
+from spinboard_cdk.service_catalog import DeploymentTargetProduct
 from spinboard_cdk.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -90,9 +99,22 @@ TASKS = {
     "SyncResult": Task(
         "handlers.sync_result.handler", "Registry: REGISTERED / OFFBOARDED / FAILED for a batch"
     ),
+    "ServiceCatalogOnEvent": Task(
+        "handlers.service_catalog.on_event",
+        "Service Catalog product: starts onboarding / offboarding of the provisioned account",
+    ),
+    "ServiceCatalogIsComplete": Task(
+        "handlers.service_catalog.is_complete",
+        "Service Catalog product: reports when the onboarding / offboarding has finished",
+    ),
+    "AccountEvent": Task(
+        "handlers.account_event.handler",
+        "Turns an Organizations / Control Tower account event into an onboarding or offboarding",
+        timeout_seconds=60,
+    ),
 }
 
-ORG_ACCESS = ("ValidateRequest", "ProvisionTargetAccount", "RemoveTargetRoles")
+ORG_ACCESS = ("ValidateRequest", "ProvisionTargetAccount", "RemoveTargetRoles", "AccountEvent")
 REGISTRY_WRITERS = (
     "RecordProvisioning",
     "RecordRolesReady",
@@ -103,7 +125,15 @@ REGISTRY_WRITERS = (
     "HalyardSend",
     "SyncResult",
 )
-REGISTRY_READERS = ("RegistrationStatus", "SyncPlan", "RemoveTargetRoles", "HalyardCheck")
+REGISTRY_READERS = (
+    "RegistrationStatus",
+    "SyncPlan",
+    "RemoveTargetRoles",
+    "HalyardCheck",
+    "AccountEvent",
+    "ServiceCatalogOnEvent",
+    "ServiceCatalogIsComplete",
+)
 SYNC_REQUESTERS = ("RecordRolesReady", "RegistrationStatus", "RecordOffboarding")
 
 
@@ -160,6 +190,7 @@ class OnboardingStack(Stack):
         self._grant_registry_and_sync()
         self._grant_managing_policy()
         self._grant_halyard()
+        self._grant_event_routing()
 
         self.sync_spinnaker = self._state_machine(
             "SyncSpinnaker",
@@ -201,6 +232,10 @@ class OnboardingStack(Stack):
             ("SyncSpinnaker", self.sync_spinnaker),
         ):
             CfnOutput(self, f"{name}StateMachineArn", value=machine.state_machine_arn)
+        self._route_account_events()
+        self._grant_service_catalog()
+        self._acknowledge_execution_reads()
+        self._observe()
         CfnOutput(self, "FailureTopicArn", value=self.failure_topic.topic_arn)
         CfnOutput(self, "RegistryTableName", value=self.registry.table_name)
         CfnOutput(self, "HalyardDocumentName", value=self.halyard_document_name)
@@ -266,6 +301,10 @@ class OnboardingStack(Stack):
             # Built from the fixed name: a reference would make a dependency cycle.
             "SYNC_STATE_MACHINE_ARN": self._state_machine_arn(self.sync_state_machine_name),
             "SYNC_BATCH_WINDOW_SECONDS": str(s.sync_batch_window_seconds),
+            "ONBOARD_STATE_MACHINE_ARN": self._state_machine_arn(f"{s.stack_name}-OnboardAccount"),
+            "OFFBOARD_STATE_MACHINE_ARN": self._state_machine_arn(
+                f"{s.stack_name}-OffboardAccount"
+            ),
             "MINNAKER_INSTANCE_ID": s.minnaker_instance_id,
             "HALYARD_DOCUMENT_NAME": self.halyard_document_name,
             "HALYARD_COMMAND": s.halyard_command,
@@ -452,6 +491,226 @@ class OnboardingStack(Stack):
             )
         )
 
+    def _grant_event_routing(self) -> None:
+        s = self.settings
+        self.functions["AccountEvent"].add_to_role_policy(
+            iam.PolicyStatement(
+                sid="StartOnboardingAndOffboarding",
+                actions=["states:StartExecution"],
+                resources=[
+                    self._state_machine_arn(f"{s.stack_name}-OnboardAccount"),
+                    self._state_machine_arn(f"{s.stack_name}-OffboardAccount"),
+                ],
+            )
+        )
+
+    def _grant_service_catalog(self) -> None:
+        s = self.settings
+        machines = [f"{s.stack_name}-OnboardAccount", f"{s.stack_name}-OffboardAccount"]
+        self.functions["ServiceCatalogOnEvent"].add_to_role_policy(
+            iam.PolicyStatement(
+                sid="StartOnboardingAndOffboarding",
+                actions=["states:StartExecution"],
+                resources=[self._state_machine_arn(name) for name in machines],
+            )
+        )
+        self.functions["ServiceCatalogIsComplete"].add_to_role_policy(
+            iam.PolicyStatement(
+                sid="FollowOnboardingAndOffboarding",
+                actions=["states:DescribeExecution"],
+                resources=[
+                    f"arn:{self.partition}:states:{self.region}:{self.account}:execution:{name}:*"
+                    for name in machines
+                ],
+            )
+        )
+        self.deployment_target_product = DeploymentTargetProduct(
+            self,
+            "ServiceCatalog",
+            on_event=self.functions["ServiceCatalogOnEvent"],
+            is_complete=self.functions["ServiceCatalogIsComplete"],
+            principals=s.service_catalog_principals,
+            stack_name=s.stack_name,
+        )
+        CfnOutput(
+            self,
+            "ServiceCatalogProductId",
+            value=self.deployment_target_product.product.product_id,
+        )
+        CfnOutput(
+            self,
+            "ServiceCatalogPortfolioId",
+            value=self.deployment_target_product.portfolio.portfolio_id,
+        )
+
+    def _acknowledge_execution_reads(self) -> None:
+        s = self.settings
+        for name in ("OnboardAccount", "OffboardAccount"):
+            acknowledge(
+                self.functions["ServiceCatalogIsComplete"].role,
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:{self.region}:"
+                f"{self.account}:execution:{s.stack_name}-{name}:*]",
+                "DescribeExecution of the executions of exactly these state machines; the"
+                " execution name is only known at run time.",
+            )
+
+    def _route_account_events(self) -> None:
+        """Account lifecycle events (forwarded from the management account) -> AccountEvent."""
+        s = self.settings
+        self.event_dead_letters = sqs.Queue(
+            self,
+            "AccountEventDeadLetters",
+            retention_period=Duration.days(14),
+            enforce_ssl=True,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.event_dead_letters,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the account event rules and of the"
+            " AccountEvent function's asynchronous invocations.",
+        )
+        router = self.functions["AccountEvent"]
+        router.configure_async_invoke(
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+            on_failure=lambda_destinations.SqsDestination(self.event_dead_letters),
+        )
+        bus = events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
+        for name, pattern in ACCOUNT_EVENT_PATTERNS.items():
+            events.Rule(
+                self,
+                f"On{name}",
+                description=f"Spinboard: {name} -> OnboardAccount / OffboardAccount",
+                event_bus=bus,
+                event_pattern=pattern,
+                targets=[
+                    targets.LambdaFunction(
+                        router,
+                        dead_letter_queue=self.event_dead_letters,
+                        retry_attempts=8,
+                        max_event_age=Duration.hours(6),
+                    )
+                ],
+            )
+        if not s.spinnaker_in_management_account:
+            # Layout (a): the management account forwards its events here, and only it may.
+            events.CfnEventBusPolicy(
+                self,
+                "AcceptManagementAccountEvents",
+                event_bus_name="default",
+                statement_id="SpinboardManagementAccount",
+                statement={
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{s.management_account_id}:root"},
+                    "Action": "events:PutEvents",
+                    "Resource": f"arn:aws:events:{self.region}:{self.account}:event-bus/default",
+                },
+            )
+        CfnOutput(self, "AccountEventDeadLetterQueueUrl", value=self.event_dead_letters.queue_url)
+
+    def _observe(self) -> None:
+        """Alarms that reach people through the failure topic, and one dashboard."""
+        self.key.grant(
+            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+        )
+        alarm_action = cloudwatch_actions.SnsAction(self.failure_topic)
+        machines = {
+            "OnboardAccount": self.onboard_account,
+            "OffboardAccount": self.offboard_account,
+            "SyncSpinnaker": self.sync_spinnaker,
+        }
+        for name, machine in machines.items():
+            for metric_name, metric in (
+                ("Failed", machine.metric_failed(period=Duration.minutes(5))),
+                ("TimedOut", machine.metric_timed_out(period=Duration.minutes(5))),
+            ):
+                alarm = cloudwatch.Alarm(
+                    self,
+                    f"{name}{metric_name}Alarm",
+                    alarm_description=f"Spinboard: a {name} execution {metric_name.lower()};"
+                    " its error and cause are in the execution and in the failure topic",
+                    metric=metric,
+                    threshold=1,
+                    evaluation_periods=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+                alarm.add_alarm_action(alarm_action)
+        dead_letters = cloudwatch.Alarm(
+            self,
+            "AccountEventDeadLettersAlarm",
+            alarm_description="Spinboard: an account event could not be handled; it waits in"
+            " the dead-letter queue",
+            metric=self.event_dead_letters.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5)
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        dead_letters.add_alarm_action(alarm_action)
+
+        def product_metric(name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="Spinboard",
+                metric_name=name,
+                dimensions_map={"service": "spinboard"},
+                statistic=statistic,
+                period=Duration.minutes(5),
+            )
+
+        dashboard = cloudwatch.Dashboard(
+            self, "Dashboard", dashboard_name=f"{self.settings.stack_name}-Operations"
+        )
+        dashboard.add_widgets(
+            *(
+                cloudwatch.GraphWidget(
+                    title=f"{name} executions",
+                    left=[
+                        machine.metric_started(),
+                        machine.metric_succeeded(),
+                        machine.metric_failed(),
+                        machine.metric_timed_out(),
+                    ],
+                    width=8,
+                )
+                for name, machine in machines.items()
+            )
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Accounts",
+                left=[
+                    product_metric("TargetAccountsProvisioned"),
+                    product_metric("AccountsRegistered"),
+                    product_metric("AccountsOffboarded"),
+                    product_metric("SyncFailures"),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Halyard apply duration (s)",
+                left=[
+                    product_metric("HalyardApplyDuration", "Average"),
+                    product_metric("HalyardApplyDuration", "Maximum"),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Account events",
+                left=[
+                    product_metric("AccountEventsReceived"),
+                    product_metric("AccountEventsSkipped"),
+                    product_metric("DuplicateEvents"),
+                    self.event_dead_letters.metric_approximate_number_of_messages_visible(),
+                ],
+                width=8,
+            ),
+        )
+
     def _state_machine(
         self, name: str, *, asl_file: str, tasks: tuple[str, ...], timeout: Duration
     ) -> sfn.StateMachine:
@@ -510,14 +769,14 @@ class OnboardingStack(Stack):
         """Each cdk-nag finding we accept, on the construct it concerns, with the reason."""
         s = self.settings
         for function in self.functions.values():
-            _acknowledge(
+            acknowledge(
                 function.role,
                 "AwsSolutions-IAM5[Resource::*]",
                 "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no"
                 " resource-level permissions; ManagingPolicy's iam:ListPolicies (finding its"
                 " shards) and HalyardCheck's ssm:GetCommandInvocation/CancelCommand neither.",
             )
-            _acknowledge(
+            acknowledge(
                 function,
                 "AwsSolutions-L1",
                 "Pinned on purpose to python3.13/arm64, the runtime the product targets and the"
@@ -526,14 +785,14 @@ class OnboardingStack(Stack):
         policies = (
             f"arn:<AWS::Partition>:iam::{s.spinnaker_account_id}:policy/{s.managing_policy_name}*"
         )
-        _acknowledge(
+        acknowledge(
             self.functions["ManagingPolicy"].role,
             f"AwsSolutions-IAM5[Resource::{policies}]",
             "The managing policy is sharded (NAME, NAME-2, ...) to respect IAM's 6,144-character"
             " limit with 1,000 accounts: the wildcard covers exactly those shards.",
         )
         if not s.import_managing_role:
-            _acknowledge(
+            acknowledge(
                 self.managing_role,
                 "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
                 "AmazonSSMManagedInstanceCore]",
@@ -542,13 +801,13 @@ class OnboardingStack(Stack):
             )
         if s.spinnaker_in_management_account:
             for name in ("ProvisionTargetAccount", "RemoveTargetRoles"):
-                _acknowledge(
+                acknowledge(
                     self.functions[name].role,
                     f"AwsSolutions-IAM5[Resource::arn:aws:iam::*:role/{s.org_access_role_name}]",
                     "The org access role is assumed in whichever member account is onboarded;"
                     " the aws:ResourceOrgID condition limits it to accounts of this organization.",
                 )
-            _acknowledge(
+            acknowledge(
                 self.functions["ValidateRequest"].role,
                 "AwsSolutions-IAM5[Resource::arn:aws:organizations::"
                 f"{s.management_account_id}:account/{s.organization_id}/*]",
@@ -556,19 +815,12 @@ class OnboardingStack(Stack):
                 " the account to onboard is known only at run time.",
             )
         for machine in (self.onboard_account, self.offboard_account, self.sync_spinnaker):
-            _acknowledge(
+            acknowledge(
                 machine.role,
                 "AwsSolutions-IAM5[Resource::*]",
                 "Step Functions log delivery (logs:*LogDelivery, DescribeLogGroups...) and X-Ray"
                 " APIs support no resource-level permissions.",
             )
-
-
-def _acknowledge(construct: IConstruct | None, finding: str, reason: str) -> None:
-    assert construct is not None
-    Validations.of(construct).acknowledge(
-        Acknowledgment(id=f"AwsSolutions::{finding}", reason=reason)
-    )
 
 
 RETENTION = {

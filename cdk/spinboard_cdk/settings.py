@@ -22,6 +22,7 @@ REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 # IAM role and policy names: https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
 IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]{1,128}$")
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,100}$")
 
 T = TypeVar("T")
@@ -60,6 +61,8 @@ class Settings:
     offboard_removes_roles: bool = False
     sync_batch_window_seconds: int = 120
     halyard_timeout_seconds: int = 1800
+    control_tower_home_region: str = ""
+    service_catalog_principals: tuple[str, ...] = ()
 
     @property
     def spinnaker_in_management_account(self) -> bool:
@@ -133,6 +136,15 @@ class Settings:
             ),
             sync_batch_window_seconds=reader.integer(
                 "syncBatchWindowSeconds", cls.sync_batch_window_seconds, low=0, high=3600
+            ),
+            control_tower_home_region=reader.text(
+                "controlTowerHomeRegion",
+                re.compile(REGION.pattern.replace("$", "") + "$|^$"),
+                "the Control Tower home region, or empty without Control Tower",
+                default=cls.control_tower_home_region,
+            ),
+            service_catalog_principals=reader.role_arns(
+                "serviceCatalogPrincipals", cls.service_catalog_principals
             ),
             halyard_timeout_seconds=reader.integer(
                 "halyardTimeoutSeconds", cls.halyard_timeout_seconds, low=60, high=3600
@@ -210,6 +222,16 @@ class _ContextReader:
         if len(set(items)) != len(items):
             raise SettingsError(f"context key '{key}' is {value!r}; it repeats an item")
         return tuple(items)
+
+    def role_arns(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        arns = self._list(key, default)
+        for arn in arns:
+            if not ROLE_ARN.match(arn):
+                raise SettingsError(
+                    f"context key '{key}' contains {arn!r}; expected IAM role ARNs"
+                    " (arn:aws:iam::123456789012:role/NAME)"
+                )
+        return arns
 
     def regions(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
         regions = self._list(key, default)

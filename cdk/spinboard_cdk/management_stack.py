@@ -1,0 +1,135 @@
+"""The management-account stack (layout (a): Spinnaker runs in its own account).
+
+Deployed in the Organizations management account, in us-east-1 (where Organizations delivers its
+events) and, when Control Tower's home region differs, once more there (Control Tower delivers in
+its home region). It holds:
+
+- the role the onboarding Lambdas chain through (only in the primary region: IAM is global). It
+  trusts only those Lambda roles, may assume only the org access role in member accounts of this
+  organization (`aws:ResourceOrgID`), and reads Organizations;
+- rules that forward account lifecycle events to the Spinnaker account's default event bus, with a
+  dead-letter queue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from spinboard_cdk.account_events import ACCOUNT_EVENT_PATTERNS
+from spinboard_cdk.nag import acknowledge
+from spinboard_cdk.settings import Settings
+
+# The onboarding stack's functions that chain through the management-account role.
+CHAINING_FUNCTIONS = (
+    "ValidateRequest",
+    "ProvisionTargetAccount",
+    "RemoveTargetRoles",
+    "AccountEvent",
+)
+
+
+class ManagementStack(Stack):
+    """Spinboard in the management account: the chain role and the event forwarders."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        primary: bool,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.settings = settings
+        if primary:
+            self.organization_role = self._organization_role()
+        self._forward_account_events()
+
+    def _organization_role(self) -> iam.Role:
+        s = self.settings
+        function_roles = [
+            f"arn:aws:iam::{s.spinnaker_account_id}:role/{s.stack_name}-{name}"
+            for name in CHAINING_FUNCTIONS
+        ]
+        role = iam.Role(
+            self,
+            "OrganizationAccessRole",
+            role_name=s.management_role_name,
+            description="Spinboard: lets the onboarding Lambdas of the Spinnaker account read"
+            " Organizations and reach the org access role of member accounts",
+            # Trusting the account root with aws:PrincipalArn does not require the Lambda roles
+            # to exist yet, so the two stacks can be deployed in either order.
+            assumed_by=iam.AccountPrincipal(s.spinnaker_account_id).with_conditions(
+                {"ArnEquals": {"aws:PrincipalArn": function_roles}}
+            ),
+            max_session_duration=Duration.hours(1),
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="AssumeOrgAccessRoleInMemberAccounts",
+                actions=["sts:AssumeRole"],
+                resources=[f"arn:aws:iam::*:role/{s.org_access_role_name}"],
+                conditions={"StringEquals": {"aws:ResourceOrgID": s.organization_id}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadMemberAccounts",
+                actions=["organizations:DescribeAccount"],
+                resources=[
+                    f"arn:aws:organizations::{s.management_account_id}:account/"
+                    f"{s.organization_id}/*"
+                ],
+            )
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:aws:iam::*:role/{s.org_access_role_name}]",
+            "The org access role is assumed in whichever member account is onboarded;"
+            " the aws:ResourceOrgID condition limits it to accounts of this organization.",
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::arn:aws:organizations::"
+            f"{s.management_account_id}:account/{s.organization_id}/*]",
+            "DescribeAccount of any member account of this organization (and only of it):"
+            " the account to onboard is known only at run time.",
+        )
+        return role
+
+    def _forward_account_events(self) -> None:
+        s = self.settings
+        spinnaker_bus = events.EventBus.from_event_bus_arn(
+            self,
+            "SpinnakerAccountBus",
+            f"arn:aws:events:{self.region}:{s.spinnaker_account_id}:event-bus/default",
+        )
+        dead_letters = sqs.Queue(
+            self,
+            "ForwardingDeadLetters",
+            retention_period=Duration.days(14),
+            enforce_ssl=True,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            dead_letters,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the forwarding rules.",
+        )
+        for name, pattern in ACCOUNT_EVENT_PATTERNS.items():
+            events.Rule(
+                self,
+                f"Forward{name}",
+                description=f"Spinboard: forward {name} events to the Spinnaker account",
+                event_pattern=pattern,
+                targets=[targets.EventBus(spinnaker_bus, dead_letter_queue=dead_letters)],
+            )
