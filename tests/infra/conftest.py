@@ -29,6 +29,7 @@ class Synthesized:
         stack = self.assembly.get_stack_by_name("Spinboard")
         self.template_json: dict[str, Any] = stack.template
         self.template = Template.from_json(stack.template)
+        self.stacks = {s.stack_name: s for s in self.assembly.stacks}
         self.validation_report: dict[str, Any] = json.loads(
             (outdir / "validation-report.json").read_text()
         )

@@ -43,7 +43,7 @@ def state_machine(synth: Synthesized, name: str) -> dict[str, Any]:
     (machine,) = [
         m
         for m in resources(synth, "AWS::StepFunctions::StateMachine").values()
-        if m["Properties"]["StateMachineName"] == f"Spinboard-{name}"
+        if m["Properties"].get("StateMachineName") == f"Spinboard-{name}"
     ]
     return machine
 
@@ -56,6 +56,15 @@ def state_machine_role_statements(synth: Synthesized, name: str) -> list[dict[st
         if {"Ref": role_id} in policy["Properties"]["Roles"]
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
+
+
+def our_functions(synth: Synthesized) -> dict[str, dict[str, Any]]:
+    """Spinboard's Lambda tasks (not the CDK provider framework's own functions)."""
+    return {
+        name: function
+        for name, function in resources(synth, "AWS::Lambda::Function").items()
+        if str(function["Properties"].get("FunctionName", "")).startswith("Spinboard-")
+    }
 
 
 def as_list(value: Any) -> list[Any]:
@@ -98,8 +107,8 @@ def test_state_machines_are_loaded_from_their_asl_files(
 def test_functions_run_python_313_on_arm64_with_tracing_and_settings(
     layout_a: Synthesized,
 ) -> None:
-    functions = resources(layout_a, "AWS::Lambda::Function")
-    assert len(functions) == 15
+    functions = our_functions(layout_a)
+    assert len(functions) == 18
     for function in functions.values():
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.13"
@@ -153,7 +162,7 @@ def test_layout_b_assumes_org_roles_only_inside_the_organization(layout_b: Synth
     statements = statements_of_role(layout_b, "Spinboard-ValidateRequest")
     (describe,) = [s for s in statements if "organizations:DescribeAccount" in as_list(s["Action"])]
     assert describe["Resource"] == f"arn:aws:organizations::{SPINNAKER}:account/o-abcdefghij/*"
-    for function in resources(layout_b, "AWS::Lambda::Function").values():
+    for function in our_functions(layout_b).values():
         assert function["Properties"]["Environment"]["Variables"]["MANAGEMENT_ROLE_NAME"] == ""
 
 
@@ -200,7 +209,7 @@ def test_failures_are_notified_on_an_encrypted_topic_reachable_only_over_tls(
 
 def test_logs_are_kept_and_retained(layout_a: Synthesized) -> None:
     groups = resources(layout_a, "AWS::Logs::LogGroup")
-    assert len(groups) == 15 + 3
+    assert len(groups) == 18 + 3 + 1  # tasks, state machines, the provider's waiter
     for group in groups.values():
         assert group["Properties"]["RetentionInDays"] == 90
         assert group["DeletionPolicy"] == "Retain"
@@ -303,3 +312,107 @@ def test_managing_policy_changes_are_limited_to_its_shards_on_the_managing_role(
     assert "policy/SpinnakerManagingPolicy*" in json.dumps(attach["Condition"])
     writes = [s for s in statements if "iam:CreatePolicyVersion" in as_list(s["Action"])]
     assert "policy/SpinnakerManagingPolicy*" in json.dumps(writes[0]["Resource"])
+
+
+def test_layout_a_adds_a_management_stack_in_us_east_1(layout_a: Synthesized) -> None:
+    management = layout_a.stacks["Spinboard-Management"]
+    assert management.environment.account == MANAGEMENT
+    assert management.environment.region == "us-east-1"
+    template = management.template
+    roles = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
+    (role,) = [r for r in roles if r["Properties"].get("RoleName") == "SpinboardOrganizationAccess"]
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert f"{SPINNAKER}:root" in json.dumps(trust["Principal"])
+    principals = trust["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+    assert sorted(principals) == sorted(
+        f"arn:aws:iam::{SPINNAKER}:role/Spinboard-{name}"
+        for name in (
+            "ValidateRequest",
+            "ProvisionTargetAccount",
+            "RemoveTargetRoles",
+            "AccountEvent",
+        )
+    )
+    policies = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"]
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    (assume,) = [s for s in statements if s["Action"] == "sts:AssumeRole"]
+    assert assume["Condition"] == {"StringEquals": {"aws:ResourceOrgID": "o-abcdefghij"}}
+    rules = [r for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    assert len(rules) == 5
+    for rule in rules:
+        (target,) = rule["Properties"]["Targets"]
+        assert target["Arn"] == f"arn:aws:events:us-east-1:{SPINNAKER}:event-bus/default"
+        assert "DeadLetterConfig" in target
+
+
+def test_layout_b_has_no_management_stack(layout_b: Synthesized) -> None:
+    assert set(layout_b.stacks) == {"Spinboard"}
+
+
+def test_control_tower_home_region_gets_its_own_forwarder(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    context = dict(BASE_CONTEXT, controlTowerHomeRegion="eu-west-1")
+    synth = Synthesized(context, tmp_path_factory.mktemp("control-tower"))
+    forwarder = synth.stacks["Spinboard-Management-eu-west-1"]
+    assert forwarder.environment.region == "eu-west-1"
+    kinds = {r["Type"] for r in forwarder.template["Resources"].values()}
+    assert "AWS::IAM::Role" not in kinds or all(
+        r["Properties"].get("RoleName") != "SpinboardOrganizationAccess"
+        for r in forwarder.template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Role"
+    )
+
+
+def test_account_events_reach_the_router_only_when_successful(layout_a: Synthesized) -> None:
+    rules = resources(layout_a, "AWS::Events::Rule")
+    assert len(rules) == 5
+    patterns = [rule["Properties"]["EventPattern"] for rule in rules.values()]
+    names = sorted(name for p in patterns for name in p["detail"]["eventName"])
+    assert names == [
+        "CloseAccountResult",
+        "CreateAccountResult",
+        "CreateManagedAccount",
+        "RemoveAccountFromOrganization",
+        "UpdateManagedAccount",
+    ]
+    for pattern in patterns:
+        details = pattern["detail"].get("serviceEventDetails")
+        if details:
+            (status,) = details.values()
+            assert status == {"state": ["SUCCEEDED"]}
+    for rule in rules.values():
+        (target,) = rule["Properties"]["Targets"]
+        assert "DeadLetterConfig" in target
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] == 8
+    (policy,) = resources(layout_a, "AWS::Events::EventBusPolicy").values()
+    assert policy["Properties"]["Statement"]["Principal"] == {
+        "AWS": f"arn:aws:iam::{MANAGEMENT}:root"
+    }
+
+
+def test_failed_executions_raise_alarms_that_notify(layout_a: Synthesized) -> None:
+    alarms = resources(layout_a, "AWS::CloudWatch::Alarm")
+    failed = [a for a in alarms.values() if a["Properties"].get("MetricName") == "ExecutionsFailed"]
+    assert len(failed) == 3
+    (topic_id,) = resources(layout_a, "AWS::SNS::Topic")
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+    assert len(resources(layout_a, "AWS::CloudWatch::Dashboard")) == 1
+
+
+def test_the_service_catalog_product_onboards_through_a_custom_resource(
+    layout_a: Synthesized,
+) -> None:
+    assert len(resources(layout_a, "AWS::ServiceCatalog::Portfolio")) == 1
+    assert len(resources(layout_a, "AWS::ServiceCatalog::CloudFormationProduct")) == 1
+    assert len(resources(layout_a, "AWS::ServiceCatalog::LaunchRoleConstraint")) == 1
+    (product_template,) = layout_a.outdir.glob("*.product.template.json")
+    template = json.loads(product_template.read_text())
+    assert set(template["Parameters"]) >= {"AccountId", "AccountName", "Regions"}
+    assert template["Parameters"]["AccountId"]["AllowedPattern"] == r"^\d{12}$"
+    (resource,) = template["Resources"].values()
+    assert resource["Type"] == "Custom::SpinnakerDeploymentTarget"
+    assert "resolve:ssm:/Spinboard/service-catalog/service-token" in json.dumps(
+        resource["Properties"]["ServiceToken"]
+    )
