@@ -113,3 +113,27 @@ class HalyardTimeout(SpinboardError):
     The command is cancelled before this is raised, so no halyard call outlives the sync
     that sent it. Not retried; the batch is recorded as failed.
     """
+
+
+class MalformedEvent(SpinboardError):
+    """An account event (EventBridge) lacks a field Spinboard needs, or is not one it handles.
+
+    Raised before any AWS call, naming the field path (``path``), e.g.
+    ``detail.serviceEventDetails.createAccountStatus.accountId``. Retrying cannot fix the
+    event, so after Lambda's own retries it lands in the dead-letter queue for a person to
+    read; usually an event rule matches more than it should.
+    """
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(message)
+        #: The field path of the event that is missing or wrong ("" for the event itself).
+        self.path = path
+
+
+class DeploymentTargetFailed(SpinboardError):
+    """The execution behind a Service Catalog deployment target did not succeed.
+
+    Raised by the custom resource's isComplete handler when the OnboardAccount or
+    OffboardAccount execution it follows ended FAILED, TIMED_OUT or ABORTED; the message is
+    the execution's ``<error>: <cause>``, which CloudFormation shows as the reason.
+    """

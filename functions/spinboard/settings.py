@@ -359,3 +359,61 @@ def _boolean(value: str) -> bool:
     if lowered not in ("true", "false"):
         raise ValueError("give true or false")
     return lowered == "true"
+
+
+# --- the account event function (docs/CONTRACTS.md, issue 4) ---------------------------
+
+ONBOARD_STATE_MACHINE_ARN = "ONBOARD_STATE_MACHINE_ARN"
+OFFBOARD_STATE_MACHINE_ARN = "OFFBOARD_STATE_MACHINE_ARN"
+_ACCOUNT_EVENT_KEYS = (ONBOARD_STATE_MACHINE_ARN, OFFBOARD_STATE_MACHINE_ARN)
+
+
+@dataclass(frozen=True)
+class AccountEventSettings:
+    """The state machines that account events start (OnboardAccount, OffboardAccount).
+
+    Read only by the functions that start those executions (the account event function and
+    the Service Catalog custom resource's onEvent), on first use, so no other function depends
+    on these variables. Values that are set are checked at once; a missing one is reported by
+    ``require`` when an event needs it (a skipped event needs neither).
+    """
+
+    onboard_state_machine_arn: str
+    offboard_state_machine_arn: str
+    missing: frozenset[str] = field(default=frozenset())
+
+    def require(self, *keys: str) -> "AccountEventSettings":
+        """Raise ``ConfigurationError`` naming every one of ``keys`` that is not set."""
+        unknown = [key for key in keys if key not in _ACCOUNT_EVENT_KEYS]
+        if unknown:
+            raise ValueError(f"not an account event setting: {', '.join(unknown)}")
+        absent = [key for key in keys if key in self.missing]
+        if absent:
+            raise ConfigurationError(
+                f"environment variable {', '.join(absent)} is not set; this function needs "
+                "it to start executions and the Spinboard stack sets it, so "
+                "redeploy the stack (see docs/CONTRACTS.md)"
+            )
+        return self
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "AccountEventSettings":
+        source = os.environ if env is None else env
+        reader = _EnvReader(source)
+        return cls(
+            onboard_state_machine_arn=reader.optional(
+                ONBOARD_STATE_MACHINE_ARN, "", _state_machine_arn
+            ),
+            offboard_state_machine_arn=reader.optional(
+                OFFBOARD_STATE_MACHINE_ARN, "", _state_machine_arn
+            ),
+            missing=frozenset(
+                key for key in _ACCOUNT_EVENT_KEYS if not source.get(key, "").strip()
+            ),
+        )
+
+
+@cache
+def account_event_settings() -> AccountEventSettings:
+    """The account event settings of this Lambda environment, parsed on first use."""
+    return AccountEventSettings.from_env()
