@@ -107,10 +107,17 @@ class ManagementStack(Stack):
 
     def _forward_account_events(self) -> None:
         s = self.settings
-        spinnaker_bus = events.EventBus.from_event_bus_arn(
+        # The onboarding stack's region: events from the Control Tower home region cross regions.
+        bus_arn = f"arn:aws:events:{s.region}:{s.spinnaker_account_id}:event-bus/default"
+        spinnaker_bus = events.EventBus.from_event_bus_arn(self, "SpinnakerAccountBus", bus_arn)
+        forwarder = iam.Role(
             self,
-            "SpinnakerAccountBus",
-            f"arn:aws:events:{self.region}:{s.spinnaker_account_id}:event-bus/default",
+            "ForwardingRole",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            description="Spinboard: puts account lifecycle events on the Spinnaker account's bus",
+        )
+        forwarder.add_to_policy(
+            iam.PolicyStatement(actions=["events:PutEvents"], resources=[bus_arn])
         )
         dead_letters = sqs.Queue(
             self,
@@ -131,5 +138,7 @@ class ManagementStack(Stack):
                 f"Forward{name}",
                 description=f"Spinboard: forward {name} events to the Spinnaker account",
                 event_pattern=pattern,
-                targets=[targets.EventBus(spinnaker_bus, dead_letter_queue=dead_letters)],
+                targets=[
+                    targets.EventBus(spinnaker_bus, dead_letter_queue=dead_letters, role=forwarder)
+                ],
             )
