@@ -36,10 +36,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy cdk functions sandbox app.py
+	$(BIN)/mypy cdk functions sandbox cli app.py
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit --cov=functions --cov-branch --cov-report=term --cov-fail-under=90
+	$(BIN)/pytest tests/cli -m "not e2e"
 
 infra: synth
 	$(BIN)/cfn-lint
@@ -50,6 +51,7 @@ sandbox-tests: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
+	$(BIN)/pytest tests/cli -m e2e
 
 test: lint typecheck unit infra sandbox-tests e2e
 
