@@ -10,13 +10,14 @@ export PYTHONDONTWRITEBYTECODE := 1
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 18,20
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 
-.PHONY: help setup synth lint typecheck unit infra sandbox-tests e2e test demo sandbox clean
+.PHONY: help setup synth lint typecheck unit infra sandbox-tests e2e test demo sandbox bench clean
 
 help:
 	@echo "make demo     set up, start the local sandbox, onboard three accounts, show the result"
 	@echo "make test     set up, then lint, type check and run every test"
 	@echo "make sandbox  run the local sandbox in the foreground (Ctrl-C stops it)"
 	@echo "make synth    synthesize the CDK app into cdk.out"
+	@echo "make bench    onboarding speed and cost figures, measured in the sandbox"
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -60,6 +61,9 @@ demo: $(STAMP)
 
 sandbox: $(STAMP)
 	$(BIN)/python -m spinboard_sandbox
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/onboarding.py --burst 20
 
 clean:
 	rm -rf cdk.out .sandbox .pytest_cache .mypy_cache .ruff_cache .coverage

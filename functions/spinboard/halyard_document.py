@@ -1,10 +1,22 @@
 """The SSM Command document that converges Spinnaker's AWS accounts in halyard (Parts 6-7).
 
-One ``aws:runShellScript`` step on the Minnaker instance applies a whole batch: for each
+One ``aws:runShellScript`` step on the Minnaker instance applies a whole batch. First it
+probes, with the instance's own credentials, that the managed role of every account to
+upsert can be assumed (a new role may not be for 10-60 s: IAM propagation); a role that
+never becomes assumable fails the command before halyard is touched. Then, for each
 account to upsert, ``hal config provider aws account get NAME`` decides between ``account
 edit`` (it exists) and ``account add``; each account to delete is deleted only if ``get``
 finds it; then ``hal config provider aws enable`` and, unless told otherwise, ONE
 ``hal deploy apply``. A re-run of the same batch converges to the same halconfig.
+
+The probe is a small python3 program (``PROBE_PROGRAM``) using only the standard library,
+run with ``python3 -I -S`` (no site-packages: Minnaker hosts have python3, not
+necessarily boto3 or the AWS CLI). Credentials come from the environment
+(``AWS_ACCESS_KEY_ID``...) or else from IMDSv2 (the instance profile); the STS endpoint is
+``AWS_ENDPOINT_URL_STS``/``AWS_ENDPOINT_URL`` or else ``https://sts.<region>.amazonaws.com``;
+the request is a SigV4-signed ``AssumeRole`` (session ``spinboard-probe``, 900 s), and
+HTTP 200 means assumable. ``ProbeAttempts`` (0 = no probe) and ``ProbeIntervalSeconds``
+bound the wait.
 
 Safety rests on the parameters' ``allowedPattern``s, the single source of truth below:
 SSM refuses a value that does not match before anything runs, the script checks again
@@ -52,12 +64,15 @@ OPERATIONS_PATTERN = f"^({_ITEM}( {_ITEM})*)?$"
 HAL_COMMAND_PATTERN = f"^{_WORD}( {_WORD})*$"
 ENVIRONMENT_PATTERN = f"^({_PAIR}( {_PAIR})*)?$"
 DEPLOY_APPLY_PATTERN = "^(true|false)$"
+PROBE_NUMBER_PATTERN = "^[0-9]{1,2}$"
 
 PARAMETER_PATTERNS: Mapping[str, str] = {
     "Operations": OPERATIONS_PATTERN,
     "HalCommand": HAL_COMMAND_PATTERN,
     "Environment": ENVIRONMENT_PATTERN,
     "DeployApply": DEPLOY_APPLY_PATTERN,
+    "ProbeAttempts": PROBE_NUMBER_PATTERN,
+    "ProbeIntervalSeconds": PROBE_NUMBER_PATTERN,
 }
 # Shell variables the script reads each parameter into.
 _SCRIPT_VARIABLES: Mapping[str, str] = {
@@ -65,10 +80,15 @@ _SCRIPT_VARIABLES: Mapping[str, str] = {
     "HalCommand": "HAL_COMMAND",
     "Environment": "HAL_ENVIRONMENT",
     "DeployApply": "DEPLOY_APPLY",
+    "ProbeAttempts": "PROBE_ATTEMPTS",
+    "ProbeIntervalSeconds": "PROBE_INTERVAL",
 }
 
 DEFAULT_HAL_COMMAND = "kubectl -n spinnaker exec -i halyard-0 -- hal"
 DEFAULT_ENVIRONMENT = "KUBECONFIG=/etc/rancher/k3s/k3s.yaml"
+# IAM propagation: a new role may not be assumable for 10-60 s.
+DEFAULT_PROBE_ATTEMPTS = 12
+DEFAULT_PROBE_INTERVAL_SECONDS = 5
 # SSM counts the document and the parameter values of one command against 64 KB.
 MAX_COMMAND_CHARS = 64 * 1024
 EXECUTION_TIMEOUT_SECONDS = 3600
@@ -117,15 +137,26 @@ def _shorten(value: str, limit: int = 120) -> str:
 def document_content(
     command_prefix_default: str = DEFAULT_HAL_COMMAND,
     environment_default: str = DEFAULT_ENVIRONMENT,
+    *,
+    probe_attempts_default: int = DEFAULT_PROBE_ATTEMPTS,
+    probe_interval_default: int = DEFAULT_PROBE_INTERVAL_SECONDS,
 ) -> dict[str, Any]:
     """The SSM Command document (schemaVersion 2.2) as a dict, ready for ``CfnDocument``."""
-    validate_parameters({"HalCommand": command_prefix_default, "Environment": environment_default})
+    validate_parameters(
+        {
+            "HalCommand": command_prefix_default,
+            "Environment": environment_default,
+            "ProbeAttempts": str(probe_attempts_default),
+            "ProbeIntervalSeconds": str(probe_interval_default),
+        }
+    )
     return {
         "schemaVersion": "2.2",
         "description": (
-            "Spinboard: add, edit or delete Spinnaker AWS accounts with halyard, enable the "
-            "aws provider and run one 'hal deploy apply'. Prints one SPINBOARD-RESULT line "
-            "per operation on stdout; exits non-zero naming the operation that failed."
+            "Spinboard: check that this instance can assume each new account's role, then "
+            "add, edit or delete Spinnaker AWS accounts with halyard, enable the aws provider "
+            "and run one 'hal deploy apply'. Prints one SPINBOARD-RESULT line per operation on "
+            "stdout; exits non-zero naming the operation that failed."
         ),
         "parameters": {
             "Operations": {
@@ -162,6 +193,21 @@ def document_content(
                 "default": "true",
                 "allowedPattern": DEPLOY_APPLY_PATTERN,
             },
+            "ProbeAttempts": {
+                "type": "String",
+                "description": (
+                    "Before any hal call, sts:AssumeRole into each upserted account's role "
+                    "this many times at most until it succeeds (IAM propagation); 0 = no probe."
+                ),
+                "default": str(probe_attempts_default),
+                "allowedPattern": PROBE_NUMBER_PATTERN,
+            },
+            "ProbeIntervalSeconds": {
+                "type": "String",
+                "description": "Seconds between two probe attempts.",
+                "default": str(probe_interval_default),
+                "allowedPattern": PROBE_NUMBER_PATTERN,
+            },
         },
         "mainSteps": [
             {
@@ -193,6 +239,7 @@ def render_script() -> str:
     return (
         _SCRIPT.replace("@ASSIGNMENTS@", assignments)
         .replace("@PATTERNS@", patterns)
+        .replace("@PROBE_PROGRAM@", PROBE_PROGRAM.strip("\n"))
         .replace("@RESULT@", RESULT_PREFIX)
         .replace("@FAILED@", FAILED_PREFIX)
         .replace("@DONE@", DONE_PREFIX)
@@ -269,7 +316,7 @@ def encode_operations(operations: Iterable[Operation]) -> str:
 def batch_operations(operations: Iterable[Operation], max_chars: int) -> list[str]:
     """Split a batch into ``Operations`` values of at most ``max_chars`` characters.
 
-    A command's document plus parameter values must stay under 64 KB: about 700
+    A command's document plus parameter values must stay under 64 KB: about 580
     upserts fit in one command next to this document. Apply only after the last batch
     (``DeployApply=false`` for the others).
     """
@@ -294,7 +341,9 @@ def operations_budget(document: Mapping[str, Any], other_values: Mapping[str, st
     return MAX_COMMAND_CHARS - used - 1024  # headroom for SSM's own envelope
 
 
-Outcome = Literal["added", "edited", "removed", "absent", "enabled", "applied", "skipped"]
+Outcome = Literal[
+    "assumable", "added", "edited", "removed", "absent", "enabled", "applied", "skipped"
+]
 
 
 @dataclass(frozen=True)
@@ -336,6 +385,149 @@ def parse_output(stdout: str) -> ScriptOutput:
     return ScriptOutput(tuple(results), failed, done)
 
 
+# The probe run by the script (python3 -I -S, standard library only). Arguments: attempts,
+# interval seconds, then NAME:ACCOUNT_ID:ROLE_NAME per account. Written with single
+# quotes and without double braces: it is embedded in the JSON document, where SSM
+# replaces double-brace placeholders.
+_PROBE_TEMPLATE = r"""
+import datetime, hashlib, hmac, html, json, os, re, sys, time
+from urllib import error as E, parse as P, request as R
+
+ENV = os.environ
+IMDS = ENV.get('AWS_EC2_METADATA_SERVICE_ENDPOINT', 'http://169.254.169.254').rstrip('/')
+
+
+def call(method, url, headers, body=None, proxies=True):
+    opener = R.build_opener(*([] if proxies else [R.ProxyHandler({})]))
+    try:
+        with opener.open(R.Request(url, body, headers, method=method), timeout=10) as answer:
+            return answer.status, answer.read().decode('utf-8', 'replace')
+    except E.HTTPError as failure:
+        return failure.code, failure.read().decode('utf-8', 'replace')
+
+
+def imds(path, token):
+    # IMDSv2: a session token (PUT), then the path. Never reached when keys are in ENV.
+    if ENV.get('AWS_EC2_METADATA_DISABLED', '').lower() == 'true':
+        raise OSError('AWS_EC2_METADATA_DISABLED=true')
+    if token is None:
+        ttl = {'X-aws-ec2-metadata-token-ttl-seconds': '300'}
+        code, text = call('PUT', IMDS + '/latest/api/token', ttl, b'', False)
+    else:
+        code, text = call('GET', IMDS + path, {'X-aws-ec2-metadata-token': token}, None, False)
+    if code != 200:
+        raise OSError(f'instance metadata {path}: HTTP {code}')
+    return text
+
+
+def credentials():
+    if ENV.get('AWS_ACCESS_KEY_ID') and ENV.get('AWS_SECRET_ACCESS_KEY'):
+        return ENV['AWS_ACCESS_KEY_ID'], ENV['AWS_SECRET_ACCESS_KEY'], ENV.get('AWS_SESSION_TOKEN')
+    token, base = imds('', None), '/latest/meta-data/iam/security-credentials/'
+    found = json.loads(imds(base + imds(base, token).split()[0], token))
+    return found['AccessKeyId'], found['SecretAccessKey'], found.get('Token')
+
+
+def region_name():
+    for name in ('AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_SSM_REGION_NAME'):
+        if ENV.get(name):
+            return ENV[name]
+    return imds('/latest/meta-data/placement/region', imds('', None))
+
+
+def sign(url, body, region, keys, now):
+    # AWS Signature Version 4 of a POST to STS, as botocore signs it.
+    parts, stamp = P.urlsplit(url), now.strftime('%Y%m%dT%H%M%SZ')
+    default = (parts.scheme, parts.port) in (('http', 80), ('https', 443))
+    headers = {
+        'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
+        'host': parts.hostname + (f':{parts.port}' if parts.port and not default else ''),
+        'x-amz-date': stamp,
+    }
+    if keys[2]:
+        headers['x-amz-security-token'] = keys[2]
+    names = sorted(headers)
+    canonical = [
+        'POST', P.quote(parts.path or '/', safe='/~'), '',
+        *[f'{name}:{headers[name].strip()}' for name in names],
+        '', ';'.join(names), hashlib.sha256(body).hexdigest(),
+    ]
+    scope = f'{stamp[:8]}/{region}/sts/aws4_request'
+    digest = hashlib.sha256('\n'.join(canonical).encode()).hexdigest()
+    key = ('AWS4' + keys[1]).encode()
+    for part in scope.split('/'):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    text = f'AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{digest}'.encode()
+    headers['authorization'] = (
+        f'AWS4-HMAC-SHA256 Credential={keys[0]}/{scope}, SignedHeaders={";".join(names)}, '
+        f'Signature={hmac.new(key, text, hashlib.sha256).hexdigest()}'
+    )
+    return headers
+
+
+def assume(endpoint, region, keys, role_arn):
+    # None when sts:AssumeRole answers 200, else the error.
+    body = P.urlencode([
+        ('Action', 'AssumeRole'), ('Version', '2011-06-15'), ('RoleArn', role_arn),
+        ('RoleSessionName', 'spinboard-probe'), ('DurationSeconds', '900'),
+    ]).encode()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    try:
+        code, text = call('POST', endpoint, sign(endpoint, body, region, keys, now), body)
+    except OSError as failure:
+        return f'{type(failure).__name__}: {failure}'
+    found = [re.search(f'<{tag}>(.*?)</', text, re.S) for tag in ('Code', 'Message')]
+    detail = ': '.join(html.unescape(m.group(1)) for m in found if m) or text[:300]
+    return None if code == 200 else f'HTTP {code} {detail}'
+
+
+def main(argv):
+    attempts, interval, targets = int(argv[1]), int(argv[2]), argv[3:]
+    try:
+        keys, region = credentials(), region_name().strip()
+    except (OSError, ValueError, KeyError, IndexError) as failure:
+        print('@FAILED@ probe instance credentials exit=1', flush=True)
+        print(f'Spinboard: no instance credentials to probe with: {failure!r}', file=sys.stderr)
+        return 1
+    partition = {'cn': 'aws-cn', 'us-gov': 'aws-us-gov'}.get(region.rsplit('-', 2)[0], 'aws')
+    suffix = '.cn' if partition == 'aws-cn' else ''
+    endpoint = ENV.get('AWS_ENDPOINT_URL_STS') or ENV.get('AWS_ENDPOINT_URL')
+    endpoint = endpoint or f'https://sts.{region}.amazonaws.com{suffix}'
+    roles = {}
+    for target in targets:
+        name, account, role = target.split(':')
+        roles[name] = f'arn:{partition}:iam::{account}:role/{role}'
+    errors, started = dict.fromkeys(roles, 'not tried'), time.monotonic()
+    for attempt in range(1, attempts + 1):
+        for name in [name for name in roles if name in errors]:
+            errors[name] = assume(endpoint, region, keys, roles[name])
+            if errors[name] is None:
+                del errors[name]
+                print(f'@RESULT@ probe {name} assumable', flush=True)
+        if not errors:
+            return 0
+        if attempt < attempts:
+            time.sleep(interval)
+    for name, error in errors.items():
+        line = f'@FAILED@ probe {name} assume-role exit=1'
+        print(line, flush=True)
+        print(
+            f'Spinboard: this instance cannot assume {roles[name]} (account {name}): '
+            f'{attempts} attempts in {time.monotonic() - started:.0f} s, the last STS error: '
+            f'{error}. Halyard was not called.\n{line}',
+            file=sys.stderr,
+        )
+    return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
+"""
+PROBE_PROGRAM = _PROBE_TEMPLATE.replace("@RESULT@", RESULT_PREFIX).replace(
+    "@FAILED@", FAILED_PREFIX
+)
+
+
 # --- the script ---------------------------------------------------------------------
 
 # Placeholders @...@ are filled by render_script(); SSM fills {{ ... }}. The script must
@@ -363,11 +555,32 @@ check OPERATIONS Operations
 check HAL_COMMAND HalCommand
 check HAL_ENVIRONMENT Environment
 check DEPLOY_APPLY DeployApply
+check PROBE_ATTEMPTS ProbeAttempts
+check PROBE_INTERVAL ProbeIntervalSeconds
 
 # Split on single spaces into arrays; with globbing off (set -f) no word is expanded.
 IFS=' ' read -r -a HAL <<< "$HAL_COMMAND"
 IFS=' ' read -r -a ITEMS <<< "$OPERATIONS"
 IFS=' ' read -r -a PAIRS <<< "$HAL_ENVIRONMENT"
+
+# Phase 1, before halyard: this instance must be able to assume every upserted role.
+PROBES=()
+for item in "${ITEMS[@]+"${ITEMS[@]}"}"; do
+  IFS=':' read -r verb name account role regions <<< "$item"
+  if [ "$verb" = upsert ]; then PROBES+=("$name:$account:$role"); fi
+done
+if [ "$PROBE_ATTEMPTS" -gt 0 ] && [ "${#PROBES[@]}" -gt 0 ]; then
+  if ! command -v python3 >/dev/null; then
+    echo "@FAILED@ probe python3 not-found exit=127"
+    echo "Spinboard: python3 is needed to probe the roles (or run with ProbeAttempts=0)" >&2
+    exit 127
+  fi
+  status=0
+  python3 -I -S - "$PROBE_ATTEMPTS" "$PROBE_INTERVAL" "${PROBES[@]}" <<'PROBE' || status=$?
+@PROBE_PROGRAM@
+PROBE
+  if [ "$status" -ne 0 ]; then exit "$status"; fi
+fi
 for pair in "${PAIRS[@]+"${PAIRS[@]}"}"; do
   export "$pair"
 done

@@ -1,5 +1,10 @@
 """`python -m spinboard_sandbox` (make sandbox): start, seed, synth, deploy, serve until signalled.
 
+Halyard on Minnaker is the halyard simulator (halyard_setup.py): its files are under
+<sandbox>/halyard/ and reach the app as CDK context halyardCommand/halyardEnvironment;
+after the deploy the stack's managing instance profile is associated with Minnaker, whose
+simulated SSM agent (ssm_agent.py) runs the halyard document with that role's keys.
+
 Environment: SANDBOX_PORT (4566), SANDBOX_MEMBER_ACCOUNTS (5), SANDBOX_TIME_SCALE (0.02),
 SANDBOX_DIR (<project>/.sandbox), SANDBOX_LAMBDA_CONCURRENCY (8), SANDBOX_APP_DIR (the
 directory holding the CDK app.py; default the project root).
@@ -21,7 +26,16 @@ from types import FrameType
 from typing import Any
 
 from spinboard_sandbox.deploy import DeployError, SynthError, deploy_cloud_assembly, synthesize
-from spinboard_sandbox.organization import Organization, seed_organization, write_credentials
+from spinboard_sandbox.halyard_setup import SandboxHalyard
+from spinboard_sandbox.organization import (
+    CHAIN_ROLE,
+    Organization,
+    attach_instance_profile,
+    ensure_chain_role,
+    managing_instance_profile,
+    seed_organization,
+    write_credentials,
+)
 from spinboard_sandbox.server import PortInUseError, SandboxServer
 from spinboard_sandbox.settings import PROJECT_ROOT, SandboxSettings, SettingsError
 
@@ -50,7 +64,7 @@ def _reset(settings: SandboxSettings) -> None:
     """Drop what a previous run left (state lives in memory; files must match it)."""
     for name in ("sandbox.json", "credentials", "config"):
         (settings.sandbox_dir / name).unlink(missing_ok=True)
-    for directory in ("cdk.out", "logs", "lambda-workers"):
+    for directory in ("cdk.out", "logs", "lambda-workers", "halyard", "ssm-agent"):
         shutil.rmtree(settings.sandbox_dir / directory, ignore_errors=True)
     settings.sandbox_dir.mkdir(parents=True, exist_ok=True)
 
@@ -63,6 +77,10 @@ def sandbox_info(
     outputs: dict[str, dict[str, str]],
     credentials_file: Path,
     config_file: Path,
+    halyard: SandboxHalyard,
+    hal_command: str,
+    hal_environment: str,
+    instance_profile: str | None,
 ) -> dict[str, Any]:
     return {
         "endpoint": settings.endpoint,
@@ -76,6 +94,12 @@ def sandbox_info(
         ],
         "organizationId": org.organization_id,
         "minnakerInstanceId": org.minnaker_instance_id,
+        "minnakerInstanceProfile": instance_profile,
+        "halconfigPath": str(halyard.halconfig),
+        "applyLogPath": str(halyard.apply_log),
+        "halyardControlPath": str(halyard.control),
+        "halyardCommand": hal_command,
+        "halyardEnvironment": hal_environment,
         "stateMachines": state_machines,
         "stackOutputs": outputs,
         "credentialsFile": str(credentials_file),
@@ -98,16 +122,22 @@ def run(
         return 1
     try:
         say(f"moto server on {settings.endpoint} ({server.started_in:.1f} s)")
-        org = seed_organization(settings.endpoint, settings.member_accounts, settings.region)
+        org = seed_organization(
+            settings.endpoint, settings.member_accounts, settings.region, chain_role=False
+        )
         credentials_file, config_file = write_credentials(
             org, settings.sandbox_dir, settings.endpoint, settings.region
         )
         say(f"organization {org.organization_id}: {len(org.accounts)} accounts")
+        halyard = SandboxHalyard.for_sandbox(settings.sandbox_dir)
+        hal_command, hal_environment = halyard.prepare()
         context = {
             "spinnakerAccountId": org.spinnaker.account_id,
             "managementAccountId": org.management.account_id,
             "minnakerInstanceId": org.minnaker_instance_id,
             "region": settings.region,
+            "halyardCommand": hal_command,
+            "halyardEnvironment": hal_environment,
         }
         assembly = synthesize(
             app_dir,
@@ -125,6 +155,15 @@ def run(
             log=lambda line: print(line, flush=True),
         )
         say(f"deployed {len(result.stacks)} stack(s)")
+        if ensure_chain_role(settings.endpoint, org, settings.region):
+            say(f"no stack made {CHAIN_ROLE} in the management account: the sandbox did")
+        instance_profile = _attach_minnaker_profile(settings, org, result.outputs)
+        say(
+            f"minnaker {org.minnaker_instance_id}: instance profile {instance_profile}"
+            if instance_profile
+            else f"minnaker {org.minnaker_instance_id}: no instance profile in the deployed "
+            "stacks, SSM Run Command to it answers InvalidInstanceId"
+        )
         info = sandbox_info(
             settings=settings,
             org=org,
@@ -132,6 +171,10 @@ def run(
             outputs=result.outputs,
             credentials_file=credentials_file,
             config_file=config_file,
+            halyard=halyard,
+            hal_command=hal_command,
+            hal_environment=hal_environment,
+            instance_profile=instance_profile,
         )
         info_file = settings.sandbox_dir / "sandbox.json"
         info_file.write_text(json.dumps(info, indent=2) + "\n")
@@ -149,6 +192,20 @@ def run(
         server.stop()
 
 
+def _attach_minnaker_profile(
+    settings: SandboxSettings, org: Organization, outputs: dict[str, dict[str, str]]
+) -> str | None:
+    """Associate the stack's managing instance profile (role Spinnaker) with Minnaker, as
+    Part 4 of the procedure does by hand; it does not exist before the deploy."""
+    spinnaker = org.spinnaker.account_id
+    profile = managing_instance_profile(settings.endpoint, spinnaker, outputs, settings.region)
+    if profile is not None:
+        attach_instance_profile(
+            settings.endpoint, spinnaker, org.minnaker_instance_id, profile, settings.region
+        )
+    return profile
+
+
 def _printer() -> Any:
     started = time.monotonic()
 
@@ -162,6 +219,7 @@ def _print_summary(info: dict[str, Any], info_file: Path) -> None:
     print(f"endpoint      {info['endpoint']}  region {info['region']}")
     print(f"management    {info['managementAccountId']}")
     print(f"spinnaker     {info['spinnakerAccountId']}  minnaker {info['minnakerInstanceId']}")
+    print(f"halyard       {info['halconfigPath']}  (applies: {info['applyLogPath']})")
     for account in info["accounts"][2:]:
         print(f"member        {account['id']}  {account['name']!r}  (profile {account['profile']})")
     for name, arn in info["stateMachines"].items():

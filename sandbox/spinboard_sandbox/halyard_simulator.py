@@ -4,13 +4,20 @@ Run it where the SSM document runs ``kubectl -n spinnaker exec -i halyard-0 -- h
 
     python -m spinboard_sandbox.halyard_simulator [--halconfig PATH] [--apply-log PATH]
         [--fail OP[:NAME][,...]] [--fail-apply] [--apply-delay SECONDS] [--call-log PATH]
-        [--] <hal arguments>
+        [--control PATH] [--] <hal arguments>
 
 Each option may instead come from the environment: ``HALYARD_SIM_HALCONFIG``,
 ``HALYARD_SIM_APPLY_LOG`` (default: ``apply.log`` next to the halconfig),
-``HALYARD_SIM_FAIL``, ``HALYARD_SIM_DELAY``, ``HALYARD_SIM_CALL_LOG``. ``OP`` is one of
-``account-add``, ``account-edit``, ``account-delete``, ``account-get``,
-``provider-enable``, ``deploy-apply``; with ``:NAME`` only calls about that account fail.
+``HALYARD_SIM_FAIL``, ``HALYARD_SIM_DELAY``, ``HALYARD_SIM_CALL_LOG``,
+``HALYARD_SIM_CONTROL``. ``OP`` is one of ``account-add``, ``account-edit``,
+``account-delete``, ``account-get``, ``provider-enable``, ``deploy-apply``; with ``:NAME``
+only calls about that account fail.
+
+The control file, read again on every call (a missing file changes nothing), lets a test
+change halyard's behaviour while the sandbox runs, without redeploying: JSON
+``{"fail": ["deploy-apply", "account-add:aws-x"], "delaySeconds": {"deploy-apply": 5}}``.
+Its failures add to the other ones; a delay (per ``OP`` or ``OP:NAME``) is slept before
+the call does anything (``HALYARD_SIM_DELAY`` is the delay of ``deploy-apply``).
 
 Supported: ``config provider aws account add|edit|delete|get|list``, ``config provider aws
 enable|disable``, ``deploy apply``, and the global flags ``-q``/``--quiet``, ``--color
@@ -37,7 +44,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,15 +209,60 @@ class Options:
     halconfig: Path
     apply_log: Path
     failures: frozenset[str] = frozenset()
-    apply_delay: float = 0.0
+    delays: Mapping[str, float] = field(default_factory=dict)
+    """Seconds to sleep before a call, per ``OP`` or ``OP:NAME``."""
     call_log: Path | None = None
     hal_args: list[str] = field(default_factory=list)
 
     def fails(self, point: str, name: str | None = None) -> bool:
         return point in self.failures or (name is not None and f"{point}:{name}" in self.failures)
 
+    def delay(self, point: str, name: str | None = None) -> float:
+        if name is not None and f"{point}:{name}" in self.delays:
+            return self.delays[f"{point}:{name}"]
+        return self.delays.get(point, 0.0)
 
-_SIM_OPTIONS = ("--halconfig", "--apply-log", "--fail", "--apply-delay", "--call-log")
+
+_SIM_OPTIONS = ("--halconfig", "--apply-log", "--fail", "--apply-delay", "--call-log", "--control")
+
+
+def _check_points(points: Iterable[str], source: str) -> None:
+    unknown = sorted(item for item in points if item.partition(":")[0] not in FAILURE_POINTS)
+    if unknown:
+        raise ValueError(
+            f"{source}: unknown failure points {unknown}; use {', '.join(FAILURE_POINTS)} "
+            "(optionally :NAME)"
+        )
+
+
+def read_control(path: Path) -> tuple[set[str], dict[str, float]]:
+    """The failures and delays of the control file (none when it does not exist)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return set(), {}
+    try:
+        control = json.loads(text or "{}")
+    except json.JSONDecodeError as error:
+        raise ValueError(f"control file {path} is not JSON: {error}") from None
+    fail = control.get("fail", []) if isinstance(control, dict) else None
+    delays = control.get("delaySeconds", {}) if isinstance(control, dict) else None
+    if (
+        not isinstance(fail, list)
+        or not all(isinstance(item, str) for item in fail)
+        or not isinstance(delays, dict)
+        or not all(
+            isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+            for value in delays.values()
+        )
+    ):
+        raise ValueError(
+            f"control file {path} must hold "
+            '{"fail": ["OP[:NAME]", ...], "delaySeconds": {"OP[:NAME]": SECONDS}}'
+        )
+    _check_points(fail, f"control file {path}")
+    _check_points(delays, f"control file {path}")
+    return set(fail), {str(key): float(value) for key, value in delays.items()}
 
 
 def parse_options(argv: Sequence[str], environ: Mapping[str, str]) -> Options:
@@ -248,19 +300,24 @@ def parse_options(argv: Sequence[str], environ: Mapping[str, str]) -> Options:
     }
     if "--fail-apply" in flags:
         failures.add("deploy-apply")
-    unknown = sorted(item for item in failures if item.partition(":")[0] not in FAILURE_POINTS)
-    if unknown:
-        raise ValueError(
-            f"unknown failure points {unknown}; use {', '.join(FAILURE_POINTS)} (optionally :NAME)"
+    _check_points(failures, "HALYARD_SIM_FAIL")
+    delays = {
+        "deploy-apply": float(
+            values.get("--apply-delay") or environ.get("HALYARD_SIM_DELAY") or "0"
         )
-    delay = values.get("--apply-delay") or environ.get("HALYARD_SIM_DELAY") or "0"
+    }
+    control = values.get("--control") or environ.get("HALYARD_SIM_CONTROL")
+    if control:
+        control_failures, control_delays = read_control(Path(control))
+        failures |= control_failures
+        delays.update(control_delays)
     call_log = values.get("--call-log") or environ.get("HALYARD_SIM_CALL_LOG")
     halconfig_path = Path(halconfig)
     return Options(
         halconfig=halconfig_path,
         apply_log=Path(apply_log) if apply_log else halconfig_path.parent / "apply.log",
         failures=frozenset(failures),
-        apply_delay=float(delay),
+        delays=delays,
         call_log=Path(call_log) if call_log else None,
         hal_args=args,
     )
@@ -318,6 +375,9 @@ class Halyard:
     def run(self, args: Sequence[str]) -> int:
         invocation = parse_hal_args(args)
         words = invocation.words
+        point, name = failure_point(words)
+        if point is not None and self.options.delay(point, name) > 0:
+            time.sleep(self.options.delay(point, name))
         if words[:3] == ["config", "provider", "aws"]:
             return self._aws(words[3:], invocation)
         if words[:1] == ["config"] and words[1:2] == ["provider"] and len(words) > 2:
@@ -523,8 +583,6 @@ class Halyard:
                 "accounts": [account.get("name") for account in provider["accounts"]],
             }
         self.log("+ Prep deployment", "  Success")
-        if self.options.apply_delay > 0:
-            time.sleep(self.options.apply_delay)
         if self.options.fails("deploy-apply"):
             raise HalFailure(
                 [
@@ -557,6 +615,18 @@ class Halyard:
             "+ Run `hal deploy connect` to connect to Spinnaker.",
         )
         return EXIT_OK
+
+
+def failure_point(words: list[str]) -> tuple[str | None, str | None]:
+    """The failure point (and account name) a hal command is about, if any."""
+    match words:
+        case ["config", "provider", "aws", "account", "add" | "edit" | "delete" | "get", name]:
+            return f"account-{words[4]}", name
+        case ["config", "provider", "aws", "enable" | "disable"]:
+            return "provider-enable", None
+        case ["deploy", "apply"]:
+            return "deploy-apply", None
+    return None, None
 
 
 def read_apply_log(path: Path) -> list[dict[str, Any]]:

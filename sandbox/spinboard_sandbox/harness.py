@@ -10,11 +10,16 @@
 `running_sandbox` starts `python -m spinboard_sandbox` on a free port with its own
 SANDBOX_DIR, waits for `sandbox ready` (on failure the error shows the process output),
 loads sandbox.json and stops the process (SIGTERM, then SIGKILL) at exit.
+
+Halyard on the sandbox's Minnaker is the halyard simulator: `halconfig()`,
+`aws_accounts()` and `apply_count()` read what it keeps; `set_halyard_behavior(fail=...,
+delay_seconds=...)` makes hal calls fail or slow from the next call on (no redeploy).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import os
 import signal
@@ -23,14 +28,21 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
+import yaml
 
+from spinboard_sandbox.halyard_simulator import (
+    FAILURE_POINTS,
+    default_halconfig,
+    read_apply_log,
+)
 from spinboard_sandbox.organization import (
     account_session,
     create_member_account,
@@ -177,9 +189,100 @@ class RunningSandbox:
         """What the sandbox process printed so far."""
         return self.output_file.read_text(errors="replace")
 
+    # -- halyard on Minnaker (the simulator) --
+
+    @property
+    def halconfig_path(self) -> Path:
+        return Path(self.info["halconfigPath"])
+
+    @property
+    def apply_log_path(self) -> Path:
+        return Path(self.info["applyLogPath"])
+
+    @property
+    def halyard_control_path(self) -> Path:
+        return Path(self.info["halyardControlPath"])
+
+    def halconfig(self) -> dict[str, Any]:
+        """The halconfig as halyard keeps it (the initial one before any hal call)."""
+        if not self.halconfig_path.exists():
+            return default_halconfig()
+        loaded: dict[str, Any] = yaml.safe_load(self.halconfig_path.read_text())
+        return loaded
+
+    def aws_accounts(self) -> list[dict[str, Any]]:
+        """The AWS accounts of the first deployment: deploymentConfigurations[0]...accounts."""
+        deployment = self.halconfig()["deploymentConfigurations"][0]
+        accounts = ((deployment.get("providers") or {}).get("aws") or {}).get("accounts")
+        return [dict(account) for account in accounts or []]
+
+    def apply_count(self) -> int:
+        """How many `hal deploy apply` succeeded."""
+        return len(read_apply_log(self.apply_log_path))
+
+    def set_halyard_behavior(
+        self,
+        fail: Sequence[str] = (),
+        delay_seconds: Mapping[str, float] | None = None,
+    ) -> None:
+        """From the next hal call on: `fail` these points (`deploy-apply`, `account-add`,
+        ... optionally `:NAME`), sleep `delay_seconds[point]` first. No arguments: normal."""
+        delays = dict(delay_seconds or {})
+        unknown = sorted(
+            point for point in [*fail, *delays] if point.partition(":")[0] not in FAILURE_POINTS
+        )
+        if unknown:
+            raise ValueError(f"unknown halyard points {unknown}; use {', '.join(FAILURE_POINTS)}")
+        control = {"fail": list(fail), "delaySeconds": delays}
+        temporary = self.halyard_control_path.with_name(f".{uuid.uuid4().hex}.json")
+        temporary.write_text(json.dumps(control) + "\n")
+        os.replace(temporary, self.halyard_control_path)  # the simulator never sees half a file
+
+    def managing_policy_arns(
+        self, role_name: str = "Spinnaker", policy_prefix: str = "SpinnakerManagingPolicy"
+    ) -> set[str]:
+        """The role ARNs the managing policies let `role_name` assume: in the Spinnaker
+        account, every customer managed policy attached to the role whose name starts with
+        `policy_prefix`, default version, union of its sts:AssumeRole Resources."""
+        iam = self.session(self.spinnaker_account_id).client("iam")
+        try:
+            pages = list(
+                iam.get_paginator("list_attached_role_policies").paginate(RoleName=role_name)
+            )
+        except iam.exceptions.NoSuchEntityException:
+            return set()
+        arns: set[str] = set()
+        for page in pages:
+            for attached in page["AttachedPolicies"]:
+                arn = attached["PolicyArn"]
+                if not attached["PolicyName"].startswith(policy_prefix) or ":aws:policy/" in arn:
+                    continue
+                version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+                document = iam.get_policy_version(PolicyArn=arn, VersionId=version)
+                arns |= _assumable(document["PolicyVersion"]["Document"])
+        return arns
+
 
 def _account_of(arn: str) -> str:
     return arn.split(":")[4]
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _assumable(document: Any) -> set[str]:
+    """Resources of the Allow statements of a policy document that grant sts:AssumeRole."""
+    if isinstance(document, str):
+        document = json.loads(urllib.parse.unquote(document))
+    resources: set[str] = set()
+    for statement in _listed(document.get("Statement", [])):
+        actions = [str(action).lower() for action in _listed(statement.get("Action", []))]
+        if statement.get("Effect") == "Allow" and any(
+            fnmatch.fnmatchcase("sts:assumerole", action) for action in actions
+        ):
+            resources |= {str(resource) for resource in _listed(statement.get("Resource", []))}
+    return resources
 
 
 def free_port() -> int:

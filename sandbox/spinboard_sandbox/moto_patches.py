@@ -11,6 +11,7 @@ version, checked by tests rather than by the type checker.
 from __future__ import annotations
 
 import datetime
+import fnmatch
 import inspect
 import json
 import os
@@ -28,8 +29,10 @@ import botocore.session
 import moto
 import moto.awslambda.models as lambda_models
 import moto.cloudformation.parsing as cfn_parsing
+import moto.core.serialize as core_serialize
 import moto.kms.models as kms_models
 import moto.ssm.models as ssm_models
+import moto.ssm.responses as ssm_responses
 import moto.stepfunctions.models as sfn_models
 import moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service as task_service  # noqa: E501
 import moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function as wait_fn
@@ -44,7 +47,11 @@ from botocore.model import OperationModel
 from moto.awslambda.exceptions import UnknownLayerVersionException
 from moto.cloudformation.exceptions import ValidationError
 from moto.core.config import default_user_config
+from moto.core.errors import ErrorShape
 from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult, EmptyResult
+from moto.ec2.models import ec2_backends
+from moto.iam.models import Role as _IamRole
 from moto.iam.models import get_account_id_from, iam_backends
 from moto.s3.models import s3_backends
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -57,6 +64,17 @@ from moto.utilities.utils import get_partition
 from spinboard_sandbox.lambda_executor import FunctionSpec, LambdaExecutor, code_sha256
 from spinboard_sandbox.organization import SandboxSession
 from spinboard_sandbox.settings import SandboxSettings
+from spinboard_sandbox.ssm_agent import (
+    AGENT_TAG_KEY,
+    AGENT_TAG_VALUE,
+    TERMINAL,
+    CommandRejected,
+    Invocation,
+    SsmAgent,
+    document_steps,
+    resolve_parameters,
+)
+from spinboard_sandbox.ssm_agent import aggregate as ssm_agent_aggregate
 from spinboard_sandbox.trust_policy import Caller, trust_allows
 
 MOTO_VERSION = "5.2.5"
@@ -78,14 +96,19 @@ WaitFunction: Any = wait_fn.WaitFunction
 StateTaskService: Any = task_service.StateTaskService
 TokenResponse: Any = sts_responses.TokenResponse
 Document: Any = ssm_models.Document
+SsmParameter: Any = ssm_models.Parameter
+SsmCommand: Any = ssm_models.Command
+SsmResponse: Any = ssm_responses.SimpleSystemManagerResponse
 ResourceMap: Any = cfn_parsing.ResourceMap
 KmsKey: Any = kms_models.Key
+IamRole: Any = _IamRole
 
 
 @dataclass
 class _State:
     settings: SandboxSettings | None = None
     executor: LambdaExecutor | None = None
+    agent: SsmAgent | None = None
     applied: set[str] = field(default_factory=set)
     clients: dict[tuple[str, str, str], BaseClient] = field(default_factory=dict)
     clients_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -133,16 +156,21 @@ def apply_all(settings: SandboxSettings) -> None:
     service_integration_parameters_normalised()
     retry_and_wait_time_scaled()
     assume_role_checks_trust()
+    ssm_run_command_on_simulated_agents(settings)
     ssm_documents_from_cloudformation()
+    ssm_parameters_from_cloudformation()
+    iam_roles_from_cloudformation_attach_managed_policies()
     kms_keys_from_cloudformation()
     cloudformation_resolves_public_ssm_parameters()
     cloudformation_errors_name_the_resource()
 
 
 def shutdown() -> None:
-    """Stop the Lambda execution environments (subprocesses)."""
+    """Stop the Lambda execution environments and the SSM agent's scripts (subprocesses)."""
     if _state.executor is not None:
         _state.executor.shutdown()
+    if _state.agent is not None:
+        _state.agent.shutdown()
 
 
 # -- configuration -------------------------------------------------------------------------
@@ -609,18 +637,45 @@ def role_trusts(role_arn: str, caller: Caller) -> bool:
 
 class AccessDenied(STSClientError):
     code = "AccessDenied"
+    http_status = 403
+    """STS answers AccessDenied with HTTP 403; its service model has no such error shape."""
+
+
+def _error_model(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto serializes an error without a shape in the service model as HTTP 400; an
+    exception with `http_status` keeps its own."""
+
+    def get_error_model(exception: Exception, default_service_model: Any) -> Any:
+        status = getattr(exception, "http_status", None)
+        if status is None:
+            return original(exception, default_service_model)
+        code = getattr(exception, "code", type(exception).__name__)
+        return ErrorShape(
+            shape_name=code,
+            shape_model={
+                "exception": True,
+                "type": "structure",
+                "members": {},
+                "error": {"code": code, "httpStatusCode": status, "senderFault": True},
+            },
+        )
+
+    return get_error_model
 
 
 def assume_role_checks_trust() -> None:
     """(d) moto's AssumeRole never checks anything: any caller gets keys for any role, even
     a missing one, so a wrong trust policy or role chain would pass in the sandbox. Deny
     like AWS, `AccessDenied: User: <caller> is not authorized to perform: sts:AssumeRole on
-    resource: <role>`, when the role does not exist or its trust policy does not allow the
-    caller (trust_policy.py). Only the API is checked: the sandbox's own assumptions of
-    Lambda execution roles (service principal) call the backend and bypass it."""
+    resource: <role>` (HTTP 403), when the role does not exist or its trust policy does
+    not allow the caller (trust_policy.py). Only the API is checked: the sandbox's own
+    assumptions of Lambda execution and instance profile roles call the backend and bypass
+    it."""
     if not _first_time("sts_trust"):
         return
     original = TokenResponse.assume_role
+    serializer: Any = core_serialize
+    serializer.get_error_model = _error_model(serializer.get_error_model)
 
     def assume_role(self: Any) -> Any:
         role_arn = str(self._get_param("RoleArn") or "")
@@ -633,6 +688,355 @@ def assume_role_checks_trust() -> None:
         return original(self)
 
     TokenResponse.assume_role = assume_role
+
+
+# -- (g) SSM Run Command --------------------------------------------------------------------
+
+SSM_AGENT_ACTION = "ssm:UpdateInstanceInformation"
+"""What an instance role must allow for the agent to register (AmazonSSMManagedInstanceCore)."""
+
+
+class SsmError(ServiceException):
+    """An SSM API error (code, message) as moto serializes them."""
+
+
+def _ec2(account_id: str, region: str) -> Any:
+    return ec2_backends[account_id][region]
+
+
+def has_simulated_agent(account_id: str, region: str, instance_id: str) -> bool:
+    """The instance exists and is tagged spinboard-sandbox:ssm-agent=simulated."""
+    tags = _ec2(account_id, region).describe_tags(filters={"resource-id": [instance_id]})
+    return any(t.get("key") == AGENT_TAG_KEY and t.get("value") == AGENT_TAG_VALUE for t in tags)
+
+
+def instance_profile_role(account_id: str, region: str, instance_id: str) -> Any | None:
+    """The IAM role of the instance profile associated with the instance, if any."""
+    association = _ec2(account_id, region).iam_instance_profile_associations.get(instance_id)
+    if association is None or getattr(association, "state", "associated") != "associated":
+        return None
+    iam: Any = iam_backends[account_id][get_partition(region)]
+    try:
+        profile = iam.get_instance_profile_by_arn(association.iam_instance_profile.arn)
+    except Exception:  # deleted since it was associated
+        return None
+    return profile.roles[0] if profile.roles else None
+
+
+def _policy_documents(role: Any) -> list[Any]:
+    documents: list[Any] = list(role.policies.values())
+    for policy in role.managed_policies.values():
+        documents += [v.document for v in policy.versions if v.is_default]
+    return documents
+
+
+def role_allows(role: Any, action: str) -> bool:
+    """An identity policy of the role (inline or attached) allows ``action`` (Allow
+    statements with Action wildcards; Deny, NotAction and conditions are not evaluated)."""
+    for raw in _policy_documents(role):
+        document = raw
+        if isinstance(raw, str):
+            document = json.loads(unquote(raw) if raw.startswith("%7B") else raw)
+        statements = document.get("Statement", [])
+        for statement in statements if isinstance(statements, list) else [statements]:
+            actions = statement.get("Action", [])
+            if statement.get("Effect") == "Allow" and any(
+                fnmatch.fnmatchcase(action.lower(), str(pattern).lower())
+                for pattern in (actions if isinstance(actions, list) else [actions])
+            ):
+                return True
+    return False
+
+
+def check_instance_managed(account_id: str, region: str, instance_id: str) -> None:
+    """As SSM refuses a command for an instance whose agent is not registered: the
+    instance runs and its instance profile's role lets the agent register."""
+    problem = None
+    instance = _ec2(account_id, region).get_instance(instance_id)
+    role = instance_profile_role(account_id, region, instance_id)
+    if instance.state != "running":
+        problem = f"the instance is {instance.state}"
+    elif role is None:
+        problem = (
+            "no instance profile (with a role) is associated with the instance, so its SSM "
+            "agent has no credentials"
+        )
+    elif not role_allows(role, SSM_AGENT_ACTION):
+        problem = (
+            f"its instance profile's role {role.name} does not allow {SSM_AGENT_ACTION} "
+            "(attach AmazonSSMManagedInstanceCore), so its SSM agent cannot register"
+        )
+    if problem:
+        raise SsmError(
+            "InvalidInstanceId",
+            f"Instances [[{instance_id}]] not in a valid state for account {account_id} "
+            f"(sandbox: {problem})",
+        )
+
+
+def instance_profile_credentials(invocation: Invocation) -> Mapping[str, str]:
+    """What the agent's scripts get from the instance metadata: keys of the instance
+    profile's role, assumed through moto's STS backend directly (EC2 does it: no trust
+    check), valid 6 hours."""
+    role = instance_profile_role(invocation.account_id, invocation.region, invocation.instance_id)
+    if role is None:
+        raise RuntimeError(f"no instance profile is associated with {invocation.instance_id}")
+    backend: Any = sts_backends[invocation.account_id][get_partition(invocation.region)]
+    session = backend.assume_role(
+        region_name=invocation.region,
+        role_session_name=invocation.instance_id,
+        role_arn=role.arn,
+        policy=None,
+        duration=21600,
+        external_id=None,
+    )
+    return {
+        "AWS_ACCESS_KEY_ID": session.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
+        "AWS_SESSION_TOKEN": session.session_token,
+    }
+
+
+def _target_instances(
+    account_id: str, region: str, instance_ids: list[str], targets: list[dict[str, Any]]
+) -> list[str]:
+    found = list(instance_ids)
+    for target in targets:
+        key, values = target.get("Key", ""), list(target.get("Values", []))
+        if key == "InstanceIds":
+            found += values
+        elif key.startswith("tag:") or key.startswith("tag-key"):
+            for reservation in _ec2(account_id, region).all_reservations(filters={key: values}):
+                found += [instance.id for instance in reservation.instances]
+    return list(dict.fromkeys(found))
+
+
+def command_document(
+    backend: Any, name_or_arn: str, version: str | None, account_id: str, region: str
+) -> Any:
+    """The document a command names (name or ARN in this account and region; the default
+    version unless DocumentVersion names another); InvalidDocument otherwise."""
+    name = name_or_arn or ""
+    if name.startswith("arn:"):
+        parts = name.split(":", 5)
+        if len(parts) != 6 or parts[3] != region or parts[4] != account_id:
+            raise SsmError(
+                "InvalidDocument", f"Document {name} is not in account {account_id}/{region}."
+            )
+        name = parts[5].removeprefix("document/")
+    documents = backend._documents.get(name)
+    if documents is None:
+        raise SsmError("InvalidDocument", "The specified document does not exist.")
+    wanted = None if version in (None, "", "$DEFAULT") else version
+    document = documents.find(document_version=wanted, strict=False)
+    if document is None:
+        raise SsmError("InvalidDocumentVersion", f"Document {name} has no version {version}.")
+    if document.document_type != "Command":
+        raise SsmError(
+            "InvalidDocument",
+            f"Document {name} is a {document.document_type} document; SendCommand runs "
+            "Command documents.",
+        )
+    return document
+
+
+def _agent_invocations(command: Any) -> dict[str, Invocation]:
+    invocations: dict[str, Invocation] = getattr(command, "agent_invocations", {})
+    return invocations
+
+
+def _send_to_agent(response: Any, instances: list[str], simulated: list[str]) -> Any:
+    """SendCommand to instances of the simulated agent: checked as SSM checks it, then
+    started in the background. Returns moto's Command with the agent's invocations."""
+    account_id, region = response.current_account, response.region
+    name = str(response._get_param("DocumentName") or "")
+    document = command_document(
+        response.ssm_backend, name, response._get_param("DocumentVersion"), account_id, region
+    )
+    for instance_id in simulated:
+        check_instance_managed(account_id, region, instance_id)
+    try:
+        values = resolve_parameters(
+            document.content_json, response._get_param("Parameters", {}) or {}
+        )
+    except CommandRejected as rejected:
+        raise SsmError(rejected.code, rejected.message) from None
+    steps = document_steps(document.content_json, values)
+    timeout = response._get_int_param("TimeoutSeconds")
+    command = response.ssm_backend.send_command(
+        comment=response._get_param("Comment", ""),
+        document_name=name,
+        timeout_seconds=timeout,
+        instance_ids=list(response._get_param("InstanceIds", []) or []),
+        max_concurrency=response._get_param("MaxConcurrency", "50"),
+        max_errors=response._get_param("MaxErrors", "0"),
+        notification_config=response._get_param("NotificationConfig"),
+        output_s3_bucket_name=response._get_param("OutputS3BucketName", ""),
+        output_s3_key_prefix=response._get_param("OutputS3KeyPrefix", ""),
+        output_s3_region=response._get_param("OutputS3Region", ""),
+        parameters=response._get_param("Parameters", {}),
+        service_role_arn=response._get_param("ServiceRoleArn", ""),
+        targets=response._get_param("Targets", []),
+    )
+    # moto's Command targets every instance of the account when Targets is empty.
+    command.instance_ids = instances
+    command.invocations = [
+        command.invocation_response(i, "aws:runShellScript")
+        for i in instances
+        if i not in simulated
+    ]
+    command.completed_count = command.target_count = len(instances)
+    agent = _state.agent
+    assert agent is not None
+    command.document_version = document.document_version
+    command.agent_invocations = {
+        instance_id: agent.receive(
+            command_id=command.command_id,
+            instance_id=instance_id,
+            account_id=account_id,
+            region=region,
+            document_name=name,
+            document_version=document.document_version,
+            comment=command.comment,
+            steps=steps,
+            delivery_timeout_seconds=timeout,
+        )
+        for instance_id in simulated
+    }
+    return command
+
+
+def _command_status(command: Any) -> dict[str, Any]:
+    """Status, details and counts of a command, from its invocations."""
+    invocations = _agent_invocations(command)
+    statuses = [
+        invocations[i].status if i in invocations else ("Success", "Success")
+        for i in command.instance_ids
+    ]
+    status, details = ssm_agent_aggregate(statuses)
+    return {
+        "Status": status,
+        "StatusDetails": details,
+        "DocumentVersion": getattr(command, "document_version", ""),
+        "CompletedCount": sum(s in TERMINAL for s, _ in statuses),
+        "ErrorCount": sum(
+            s in ("Failed", "TimedOut") and d != "DeliveryTimedOut" for s, d in statuses
+        ),
+        "DeliveryTimedOutCount": sum(d == "DeliveryTimedOut" for _, d in statuses),
+    }
+
+
+def ssm_run_command_on_simulated_agents(settings: SandboxSettings) -> None:
+    """(g) moto's SendCommand succeeds at once with empty output and checks nothing (not
+    even the document); CancelCommand and ListCommandInvocations do not exist. For an
+    instance tagged spinboard-sandbox:ssm-agent=simulated (the Minnaker instance), do
+    what SSM does (ssm_agent.py): resolve the document, check the parameters against
+    their allowedPattern before anything runs (InvalidParameters), refuse an instance
+    whose agent could not register (InvalidInstanceId), then run each
+    aws:runShellScript step in the background with the instance profile's credentials,
+    reporting Pending -> InProgress -> Success/Failed/TimedOut/Cancelled, the exit code
+    and the output as GetCommandInvocation, ListCommands and ListCommandInvocations do;
+    CancelCommand kills the script. Other instances keep moto's behaviour."""
+    if _state.agent is not None:
+        _state.agent.shutdown()
+    _state.agent = SsmAgent(
+        endpoint=settings.endpoint,
+        work_dir=settings.sandbox_dir / "ssm-agent",
+        credentials=instance_profile_credentials,
+    )
+    if not _first_time("ssm_agent"):
+        return
+    original_send = SsmResponse.send_command
+    original_get_invocation = SsmCommand.get_invocation
+    original_response_object = SsmCommand.response_object
+
+    def send_command(self: Any) -> Any:
+        account_id, region = self.current_account, self.region
+        instances = _target_instances(
+            account_id,
+            region,
+            list(self._get_param("InstanceIds", []) or []),
+            list(self._get_param("Targets", []) or []),
+        )
+        simulated = [i for i in instances if has_simulated_agent(account_id, region, i)]
+        if not simulated:
+            return original_send(self)
+        command = _send_to_agent(self, instances, simulated)
+        response = ActionResult({"Command": command.response_object()})  # Pending, as SSM says
+        agent = _state.agent
+        assert agent is not None
+        for invocation in _agent_invocations(command).values():
+            agent.start(invocation)
+        return response
+
+    def get_invocation(self: Any, instance_id: str, plugin_name: str | None) -> Any:
+        invocation = _agent_invocations(self).get(instance_id)
+        if invocation is None:
+            return original_get_invocation(self, instance_id, plugin_name)
+        try:
+            return invocation.get_command_invocation(plugin_name)
+        except CommandRejected as rejected:
+            raise SsmError(rejected.code, rejected.message) from None
+
+    def response_object(self: Any) -> Any:
+        response = original_response_object(self)
+        if _agent_invocations(self):
+            response.update(_command_status(self))
+        return response
+
+    SsmResponse.send_command = send_command
+    SsmResponse.cancel_command = _cancel_command
+    SsmResponse.list_command_invocations = _list_command_invocations
+    SsmCommand.get_invocation = get_invocation
+    SsmCommand.response_object = response_object
+
+
+def _cancel_command(self: Any) -> Any:
+    """CancelCommand (moto has none): stops the agent's invocations."""
+    command = self.ssm_backend.get_command_by_id(self._get_param("CommandId"))
+    wanted = set(self._get_param("InstanceIds", []) or [])
+    agent = _state.agent
+    for instance_id, invocation in _agent_invocations(command).items():
+        if agent is not None and (not wanted or instance_id in wanted):
+            agent.cancel(invocation)
+    return EmptyResult()
+
+
+def _list_command_invocations(self: Any) -> Any:
+    """ListCommandInvocations (moto has none), with the agent's invocations."""
+    command_id = self._get_param("CommandId")
+    instance_id = self._get_param("InstanceId")
+    details = bool(self._get_param("Details", False))
+    entries = []
+    for command in self.ssm_backend.list_commands(command_id, None):
+        invocations = _agent_invocations(command)
+        for target in command.instance_ids:
+            if instance_id and target != instance_id:
+                continue
+            if target in invocations:
+                entries.append(invocations[target].list_entry(details))
+            else:
+                entries.append(_moto_invocation_entry(command, target, details))
+    return ActionResult({"CommandInvocations": entries})
+
+
+def _moto_invocation_entry(command: Any, instance_id: str, details: bool) -> dict[str, Any]:
+    """ListCommandInvocations of an instance without the simulated agent: moto's
+    (immediate, empty) success."""
+    return {
+        "CommandId": command.command_id,
+        "InstanceId": instance_id,
+        "Comment": command.comment,
+        "DocumentName": command.document_name,
+        "RequestedDateTime": command.requested_date_time,
+        "Status": "Success",
+        "StatusDetails": "Success",
+        "CommandPlugins": [
+            {"Name": "aws:runShellScript", "Status": "Success", "ResponseCode": 0, "Output": ""}
+        ]
+        if details
+        else [],
+    }
 
 
 # -- (f) CloudFormation --------------------------------------------------------------------
@@ -666,6 +1070,105 @@ def ssm_documents_from_cloudformation() -> None:
         return original(cls, resource_name, resource, account_id, region_name, **kwargs)
 
     Document.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+def ssm_parameters_from_cloudformation() -> None:
+    """(f) AWS::SSM::Parameter: CloudFormation takes Tags as a map {key: value} (CDK
+    renders tagged parameters so); moto passes it on where its API wants [{Key, Value}]
+    ("string indices must be integers": the stack fails). Convert the map."""
+    if not _first_time("ssm_parameter"):
+        return
+    original = _classmethod_function(SsmParameter, "create_from_cloudformation_json")
+
+    def create_from_cloudformation_json(
+        cls: Any,
+        /,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        properties = dict(cloudformation_json.get("Properties", {}))
+        if isinstance(properties.get("Tags"), dict):
+            properties["Tags"] = [{"Key": k, "Value": v} for k, v in properties["Tags"].items()]
+        resource = {**cloudformation_json, "Properties": properties}
+        return original(cls, resource_name, resource, account_id, region_name, **kwargs)
+
+    SsmParameter.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+def _converge_managed_policies(role: Any, wanted: list[str], account_id: str, region: str) -> None:
+    backend: Any = iam_backends[account_id][get_partition(region)]
+    for arn in [arn for arn in role.managed_policies if arn not in wanted]:
+        backend.detach_role_policy(arn, role.name)
+    for arn in wanted:
+        if arn not in role.managed_policies:
+            backend.attach_role_policy(arn, role.name)
+
+
+def iam_roles_from_cloudformation_attach_managed_policies() -> None:
+    """(f) AWS::IAM::Role: moto's CloudFormation ignores ManagedPolicyArns (CDK's
+    `managed_policies`): the role of the Minnaker instance would lack
+    AmazonSSMManagedInstanceCore, a Lambda role its AWSLambdaBasicExecutionRole. Attach
+    them on create, converge them on update, detach them before a delete (moto refuses to
+    delete a role with attached policies)."""
+    if not _first_time("iam_role_managed_policies"):
+        return
+    original_create = _classmethod_function(IamRole, "create_from_cloudformation_json")
+    original_update = _classmethod_function(IamRole, "update_from_cloudformation_json")
+    original_delete = _classmethod_function(IamRole, "delete_from_cloudformation_json")
+
+    def create_from_cloudformation_json(
+        cls: Any,
+        /,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        role = original_create(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        wanted = list(cloudformation_json.get("Properties", {}).get("ManagedPolicyArns") or [])
+        _converge_managed_policies(role, wanted, account_id, region_name)
+        return role
+
+    def update_from_cloudformation_json(
+        cls: Any,
+        /,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        *,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        role = original_update(
+            cls,
+            original_resource=original_resource,
+            new_resource_name=new_resource_name,
+            cloudformation_json=cloudformation_json,
+            account_id=account_id,
+            region_name=region_name,
+        )
+        wanted = list(cloudformation_json.get("Properties", {}).get("ManagedPolicyArns") or [])
+        _converge_managed_policies(role, wanted, account_id, region_name)
+        return role
+
+    def delete_from_cloudformation_json(
+        cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        backend: Any = iam_backends[account_id][get_partition(region_name)]
+        for role in list(backend.roles.values()):
+            if role.name == resource_name:
+                _converge_managed_policies(role, [], account_id, region_name)
+        original_delete(cls, resource_name, cloudformation_json, account_id, region_name)
+
+    IamRole.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+    IamRole.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)
+    IamRole.delete_from_cloudformation_json = classmethod(delete_from_cloudformation_json)
 
 
 def kms_keys_from_cloudformation() -> None:

@@ -5,8 +5,13 @@
 - in each of them `OrganizationAccountAccessRole` (trusts the management account,
   AdministratorAccess), as Organizations creates it;
 - in the management account `SpinboardOrganizationAccess`, the role the Lambdas chain
-  through (trusts the Spinnaker account; may assume the org role in member accounts);
-- the Minnaker EC2 instance (tag Name=minnaker) in the Spinnaker account;
+  through (trusts the Spinnaker account; may assume the org role in member accounts),
+  unless `chain_role=False`: the app's management stack creates it (`ensure_chain_role`
+  adds it after a deploy that did not);
+- the Minnaker EC2 instance (tag Name=minnaker) in the Spinnaker account, tagged
+  spinboard-sandbox:ssm-agent=simulated: SSM Run Command really runs there (ssm_agent.py).
+  It has no instance profile yet: the stack creates it, and `attach_instance_profile`
+  associates it after the deploy;
 - `<sandbox>/credentials` and `<sandbox>/config`: profiles `management`, `spinnaker`,
   `member-1`... with access keys of an IAM user `sandbox-admin` in each account.
 """
@@ -26,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import botocore.loaders
 import botocore.session
+
+from spinboard_sandbox.ssm_agent import AGENT_TAG_KEY, AGENT_TAG_VALUE
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -209,7 +216,9 @@ def create_org_access_role(endpoint: str, account_id: str, region: str = "us-eas
     iam.attach_role_policy(RoleName=ORG_ACCESS_ROLE, PolicyArn=ADMINISTRATOR_ACCESS)
 
 
-def seed_organization(endpoint: str, member_count: int, region: str = "us-east-1") -> Organization:
+def seed_organization(
+    endpoint: str, member_count: int, region: str = "us-east-1", *, chain_role: bool = True
+) -> Organization:
     """Create the organization, accounts, roles, Minnaker and IAM users (fresh sandbox)."""
     management = account_session(endpoint, MANAGEMENT_ACCOUNT_ID, region)
     org_id = management.client("organizations").create_organization(FeatureSet="ALL")[
@@ -225,7 +234,8 @@ def seed_organization(endpoint: str, member_count: int, region: str = "us-east-1
         create_member_account(endpoint, name, profile=f"member-{i}", region=region)
         for i, name in enumerate(member_account_names(member_count), start=1)
     )
-    _create_chain_role(management, spinnaker.account_id, org_id)
+    if chain_role:
+        _create_chain_role(management, spinnaker.account_id, org_id)
     minnaker = _launch_minnaker(account_session(endpoint, spinnaker.account_id, region))
     access_keys = {
         account.profile: _admin_access_key(account_session(endpoint, account.account_id, region))
@@ -247,6 +257,19 @@ def _trust(principal_arn: str) -> str:
             ],
         }
     )
+
+
+def ensure_chain_role(endpoint: str, org: Organization, region: str = "us-east-1") -> bool:
+    """Create the chain role in the management account unless it exists (a deployed
+    management stack made it); True if it was created here."""
+    management = account_session(endpoint, MANAGEMENT_ACCOUNT_ID, region)
+    iam: IAMClient = management.client("iam")
+    try:
+        iam.get_role(RoleName=CHAIN_ROLE)
+    except iam.exceptions.NoSuchEntityException:
+        _create_chain_role(management, org.spinnaker.account_id, org.organization_id)
+        return True
+    return False
 
 
 def _create_chain_role(management: boto3.Session, spinnaker_account_id: str, org_id: str) -> None:
@@ -287,11 +310,64 @@ def _launch_minnaker(session: boto3.Session) -> str:
         MinCount=1,
         MaxCount=1,
         TagSpecifications=[
-            {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "minnaker"}]}
+            {
+                "ResourceType": "instance",
+                "Tags": [
+                    {"Key": "Name", "Value": "minnaker"},
+                    {"Key": AGENT_TAG_KEY, "Value": AGENT_TAG_VALUE},
+                ],
+            }
         ],
     )
     instance_id: str = reservation["Instances"][0]["InstanceId"]
     return instance_id
+
+
+def attach_instance_profile(
+    endpoint: str, account_id: str, instance_id: str, profile_name: str, region: str = "us-east-1"
+) -> str:
+    """Associate the instance profile `profile_name` with the instance (replacing another
+    one); return the association id."""
+    ec2 = account_session(endpoint, account_id, region).client("ec2")
+    current = ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [instance_id]}]
+    )["IamInstanceProfileAssociations"]
+    profile_arn = (
+        account_session(endpoint, account_id, region)
+        .client("iam")
+        .get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]["Arn"]
+    )
+    for association in current:
+        if association["IamInstanceProfile"]["Arn"] == profile_arn:
+            return str(association["AssociationId"])
+        ec2.disassociate_iam_instance_profile(AssociationId=association["AssociationId"])
+    associated = ec2.associate_iam_instance_profile(
+        IamInstanceProfile={"Name": profile_name}, InstanceId=instance_id
+    )
+    return str(associated["IamInstanceProfileAssociation"]["AssociationId"])
+
+
+def managing_instance_profile(
+    endpoint: str,
+    account_id: str,
+    outputs: Mapping[str, Mapping[str, str]],
+    region: str = "us-east-1",
+    default_name: str = "Spinnaker",
+) -> str | None:
+    """The instance profile the deployed stack made for Minnaker: the one holding the role
+    of a `ManagingRoleArn` stack output, else one named `default_name`; None if none."""
+    iam = account_session(endpoint, account_id, region).client("iam")
+    for stack_outputs in outputs.values():
+        role_arn = stack_outputs.get("ManagingRoleArn", "")
+        if f":{account_id}:role/" in role_arn:
+            profiles = iam.list_instance_profiles_for_role(RoleName=role_arn.rsplit("/", 1)[1])
+            if profiles["InstanceProfiles"]:
+                return str(profiles["InstanceProfiles"][0]["InstanceProfileName"])
+    try:
+        iam.get_instance_profile(InstanceProfileName=default_name)
+    except iam.exceptions.NoSuchEntityException:
+        return None
+    return default_name
 
 
 def _admin_access_key(session: boto3.Session) -> tuple[str, str]:

@@ -8,11 +8,16 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from sandbox_support import FIXTURE_APP, REGION
+from sandbox_support import FIXTURE_APP, MINNAKER_PROFILE, REGION
 
 from spinboard_sandbox.deploy import DeployResult, deploy_cloud_assembly, synthesize
 from spinboard_sandbox.harness import free_port
-from spinboard_sandbox.organization import Organization, account_session, seed_organization
+from spinboard_sandbox.organization import (
+    Organization,
+    account_session,
+    attach_instance_profile,
+    seed_organization,
+)
 from spinboard_sandbox.server import SandboxServer
 from spinboard_sandbox.settings import SandboxSettings
 
@@ -85,3 +90,17 @@ def lambda_role(spinnaker: boto3.Session) -> str:
         RoleName="SandboxTestFunctionRole", AssumeRolePolicyDocument=json.dumps(trust)
     )
     return str(role["Role"]["Arn"])
+
+
+@pytest.fixture(scope="session")
+def minnaker(deployed: DeployResult, server: SandboxServer, org: Organization) -> str:
+    """The Minnaker instance (simulated SSM agent) with the fixture app's instance profile,
+    as the sandbox associates the product's after the deploy."""
+    attach_instance_profile(
+        server.endpoint,
+        org.spinnaker.account_id,
+        org.minnaker_instance_id,
+        MINNAKER_PROFILE,
+        REGION,
+    )
+    return org.minnaker_instance_id

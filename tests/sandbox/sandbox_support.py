@@ -15,6 +15,8 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIXTURE_APP = FIXTURES / "cdk_app"
 LAMBDA_SOURCE = FIXTURE_APP / "lambda_src"
 REGION = "us-east-1"
+MINNAKER_PROFILE = "SandboxFixtureManaging"
+"""The fixture app's instance profile (its role has AmazonSSMManagedInstanceCore)."""
 
 
 def create_function(

@@ -39,6 +39,7 @@ SANDBOX = Path(__file__).resolve().parents[2] / "sandbox"
 SIMULATOR = f"{sys.executable} -m spinboard_sandbox.halyard_simulator"
 ROLE = "SpinnakerManagedRole"
 REGIONS = ("us-east-1", "us-west-2")
+DEAD_ENDPOINT = "http://127.0.0.1:9"
 
 
 class Minnaker:
@@ -54,6 +55,8 @@ class Minnaker:
     def environment(self, fail: str | None = None) -> str:
         pairs = [
             f"PYTHONPATH={SANDBOX}",
+            # Never the real link-local IMDS from a test (the probe is off here anyway).
+            f"AWS_EC2_METADATA_SERVICE_ENDPOINT={DEAD_ENDPOINT}",
             f"HALYARD_SIM_HALCONFIG={self.halconfig}",
             f"HALYARD_SIM_APPLY_LOG={self.apply_log}",
             f"HALYARD_SIM_CALL_LOG={self.call_log}",
@@ -81,6 +84,8 @@ class Minnaker:
                 "Operations": encode_operations(operations),
                 "DeployApply": deploy_apply,
                 "Environment": self.environment(fail),
+                # These tests are about halyard; the probe has its own tests.
+                "ProbeAttempts": "0",
             }
         )
         return self.execute(path, shell)
@@ -277,6 +282,7 @@ def test_run_by_sh_the_script_switches_to_bash(minnaker: Minnaker) -> None:
         ("HalCommand", "touch MARKER;hal"),
         ("Environment", "X=$(touch MARKER)"),
         ("DeployApply", "true;touch MARKER"),
+        ("ProbeAttempts", "1;touch MARKER"),
     ],
 )
 def test_the_script_checks_the_patterns_again(
@@ -312,9 +318,18 @@ def test_the_document_shape() -> None:
     assert step["action"] == "aws:runShellScript"
     assert "\n".join(step["inputs"]["runCommand"]) + "\n" == render_script()
     parameters = document["parameters"]
-    assert list(parameters) == ["Operations", "HalCommand", "Environment", "DeployApply"]
+    assert list(parameters) == [
+        "Operations",
+        "HalCommand",
+        "Environment",
+        "DeployApply",
+        "ProbeAttempts",
+        "ProbeIntervalSeconds",
+    ]
     assert parameters["HalCommand"]["default"] == "kubectl -n spinnaker exec -i halyard-0 -- hal"
     assert parameters["Environment"]["default"] == "KUBECONFIG=/etc/rancher/k3s/k3s.yaml"
+    assert parameters["ProbeAttempts"]["default"] == "12"
+    assert parameters["ProbeIntervalSeconds"]["default"] == "5"
     for name, spec in parameters.items():
         assert spec["type"] == "String"
         assert spec["description"]
@@ -334,6 +349,8 @@ def test_one_source_of_truth_for_the_patterns() -> None:
         "HAL_COMMAND": PARAMETER_PATTERNS["HalCommand"],
         "HAL_ENVIRONMENT": PARAMETER_PATTERNS["Environment"],
         "DEPLOY_APPLY": PARAMETER_PATTERNS["DeployApply"],
+        "PROBE_ATTEMPTS": PARAMETER_PATTERNS["ProbeAttempts"],
+        "PROBE_INTERVAL": PARAMETER_PATTERNS["ProbeIntervalSeconds"],
     }
     # SSM substitutes {{ Name }}: the script holds nothing else that looks like it.
     assert re.findall(r"\{\{[^}]*\}\}", script) == [
@@ -341,6 +358,8 @@ def test_one_source_of_truth_for_the_patterns() -> None:
         "{{ HalCommand }}",
         "{{ Environment }}",
         "{{ DeployApply }}",
+        "{{ ProbeAttempts }}",
+        "{{ ProbeIntervalSeconds }}",
     ]
 
 
@@ -362,7 +381,8 @@ def test_hundreds_of_accounts_fit_one_command() -> None:
     batches = batch_operations(operations, budget)
 
     assert len(batches) == 2
-    assert len(batches[0].split()) >= 600
+    # About 580 of these: the document (with the role probe) takes about 15,000 characters.
+    assert len(batches[0].split()) >= 550
     for batch in batches:
         validate_parameters({"Operations": batch})
         total = len(json.dumps(document)) + len(batch) + sum(map(len, others.values()))
@@ -389,6 +409,8 @@ SLOTS = {
     "HalCommand": ["hal{}", "kubectl {} hal"],
     "Environment": ["KUBECONFIG=/x{}", "A=b {}"],
     "DeployApply": ["true{}", "{}false"],
+    "ProbeAttempts": ["1{}", "{}2"],
+    "ProbeIntervalSeconds": ["5{}"],
 }
 
 

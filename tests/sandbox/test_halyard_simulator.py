@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -41,6 +42,9 @@ class Hal:
         code = main(list(args), environ, out, err)
         self.stdout, self.stderr = out.getvalue(), err.getvalue()
         return code
+
+    def add_with(self, env: dict[str, str], name: str) -> int:
+        return self(*ADD, name, "--account-id", "111111111111", env=env)
 
     def config(self) -> dict[str, Any]:
         loaded: dict[str, Any] = yaml.safe_load(self.halconfig.read_text())
@@ -312,3 +316,63 @@ def test_concurrent_calls_lose_nothing(tmp_path: Path) -> None:
     accounts = config["deploymentConfigurations"][0]["providers"]["aws"]["accounts"]
     assert sorted(account["name"] for account in accounts) == sorted(names)
     assert not [path.name for path in tmp_path.iterdir() if path.name.startswith(".config.")]
+
+
+# --- the control file (read on every call) ------------------------------------------------
+
+
+def test_the_control_file_changes_behaviour_from_the_next_call(hal: Hal, tmp_path: Path) -> None:
+    control = tmp_path / "control.json"
+    env = {"HALYARD_SIM_CONTROL": str(control)}
+
+    assert hal("deploy", "apply", env=env) == EXIT_OK  # no file yet: normal
+    control.write_text(json.dumps({"fail": ["deploy-apply", "account-add:aws-b"]}))
+    failed_apply = hal("deploy", "apply", env=env)
+    added_a, added_b = hal.add_with(env, "aws-a"), hal.add_with(env, "aws-b")
+    control.write_text(json.dumps({}))
+    applied_again = hal("deploy", "apply", env=env)
+
+    assert (failed_apply, added_a, added_b, applied_again) == (
+        EXIT_FAILED,
+        EXIT_OK,
+        EXIT_FAILED,
+        EXIT_OK,
+    )
+    assert len(read_apply_log(hal.apply_log)) == 2
+
+
+def test_the_control_file_delays_calls(hal: Hal, tmp_path: Path) -> None:
+    control = tmp_path / "control.json"
+    control.write_text(
+        json.dumps({"delaySeconds": {"deploy-apply": 0.3, "account-get:aws-slow": 0.2}})
+    )
+    env = {"HALYARD_SIM_CONTROL": str(control)}
+
+    def timed(*args: str) -> float:
+        started = time.monotonic()
+        hal(*args, env=env)
+        return time.monotonic() - started
+
+    assert timed("deploy", "apply") >= 0.3
+    assert timed("config", "provider", "aws", "account", "get", "aws-slow") >= 0.2
+    assert timed("config", "provider", "aws", "account", "get", "aws-fast") < 0.2
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "is not JSON"),
+        ('{"fail": "deploy-apply"}', "must hold"),
+        ('{"delaySeconds": {"deploy-apply": -1}}', "must hold"),
+        ('{"fail": ["deploy-aply"]}', "unknown failure points"),
+    ],
+)
+def test_a_bad_control_file_is_a_usage_error(
+    hal: Hal, tmp_path: Path, content: str, message: str
+) -> None:
+    control = tmp_path / "control.json"
+    control.write_text(content)
+
+    assert hal("deploy", "apply", env={"HALYARD_SIM_CONTROL": str(control)}) == EXIT_USAGE
+    assert message in hal.stderr
+    assert str(control) in hal.stderr

@@ -80,6 +80,30 @@ def test_ssm_document_from_cloudformation(deployed: DeployResult, spinnaker: bot
     assert content["mainSteps"][0]["inputs"]["runCommand"] == ["echo hello"]
 
 
+def test_tagged_ssm_parameter_from_cloudformation(
+    deployed: DeployResult, spinnaker: boto3.Session
+) -> None:
+    ssm = spinnaker.client("ssm")
+    parameter = ssm.get_parameter(Name="/sandbox-fixture/tagged")["Parameter"]
+    tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=parameter["Name"])
+
+    assert parameter["Value"] == "tagged value"
+    assert {"Key": "spinboard:component", "Value": "sandbox-fixture"} in tags["TagList"]
+
+
+def test_role_from_cloudformation_has_its_managed_policies(
+    deployed: DeployResult, spinnaker: boto3.Session
+) -> None:
+    attached = spinnaker.client("iam").list_attached_role_policies(
+        RoleName="SandboxFixtureManaging"
+    )["AttachedPolicies"]
+
+    assert sorted(policy["PolicyName"] for policy in attached) == [
+        "AmazonSSMManagedInstanceCore",
+        "SandboxFixtureManagingPolicy",
+    ]
+
+
 def test_kms_key_from_cloudformation_keeps_tags_and_policy(
     deployed: DeployResult, spinnaker: boto3.Session
 ) -> None:
@@ -115,6 +139,10 @@ def test_redeploy_updates_the_stacks_in_place(
     assert again.state_machines == deployed.state_machines
     result = run_execution(spinnaker, again.state_machines["SandboxFixture"], {"mode": "ok"})
     assert result["status"] == "SUCCEEDED"
+    attached = spinnaker.client("iam").list_attached_role_policies(
+        RoleName="SandboxFixtureManaging"
+    )["AttachedPolicies"]
+    assert len(attached) == 2
 
 
 def write_assembly(directory: Path, template: dict[str, Any], account_id: str) -> Path:

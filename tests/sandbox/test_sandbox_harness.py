@@ -24,6 +24,11 @@ def test_the_sandbox_process_end_to_end(tmp_path: Path) -> None:
         credentials = box.credentials_file.read_text()
         log = box.lambda_log("WhoAmI")
         port = int(box.endpoint.rsplit(":", 1)[1])
+        chain_role = (
+            box.session(box.management_account_id)
+            .client("iam")
+            .get_role(RoleName="SpinboardOrganizationAccess")["Role"]
+        )
 
     assert set(info) >= {
         "endpoint",
@@ -47,9 +52,14 @@ def test_the_sandbox_process_end_to_end(tmp_path: Path) -> None:
     assert "[member-2]" in credentials
     assert f"START RequestId: {identity['requestId']}" in log
     assert "sandbox ready" in box.output()
-    # Stopped by SIGTERM: a clean exit, and the port is free again.
+    # The fixture app has no chain role: the sandbox made it after the deploy.
+    assert "no stack made SpinboardOrganizationAccess" in box.output()
+    assert chain_role["RoleName"] == "SpinboardOrganizationAccess"
+    # Stopped by SIGTERM: a clean exit, and the port is free again (for a server, which
+    # binds with SO_REUSEADDR as werkzeug does: connections may linger in TIME_WAIT).
     assert "sandbox: stopping" in box.output()
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((HOST, port))
 
 

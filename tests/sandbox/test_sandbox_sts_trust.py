@@ -37,6 +37,7 @@ def denied(call: Any) -> str:
     with pytest.raises(ClientError) as raised:
         call()
     assert raised.value.response["Error"]["Code"] == "AccessDenied"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     return str(raised.value.response["Error"]["Message"])
 
 

@@ -1,0 +1,112 @@
+"""Where the sandbox's Minnaker keeps its (simulated) halyard, and how the stack calls it.
+
+The halyard SSM document runs ``<HalCommand> <hal arguments>`` after exporting
+``Environment``; both must pass the document's allowedPatterns (spinboard.halyard_document).
+In the sandbox, HalCommand is ``<this python> -m spinboard_sandbox.halyard_simulator``
+and Environment names the simulator's files under ``<sandbox>/halyard/``:
+
+- ``config``        the halconfig (HALYARD_SIM_HALCONFIG)
+- ``apply.log``     one JSON line per ``hal deploy apply`` (HALYARD_SIM_APPLY_LOG)
+- ``control.json``  failures and delays, read on every hal call (HALYARD_SIM_CONTROL)
+
+plus PYTHONPATH, so the simulator of this very source tree runs (the agent's scripts get a
+clean environment). When a path has characters the patterns refuse, HalCommand becomes a
+wrapper script ``<sandbox>/halyard/hal`` that sets PYTHONPATH and runs the simulator.
+They reach the stack as CDK context ``halyardCommand``/``halyardEnvironment``.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from spinboard_sandbox.settings import PROJECT_ROOT, SettingsError
+
+SANDBOX_SOURCE_DIR = Path(__file__).resolve().parents[1]
+SIMULATOR_MODULE = "spinboard_sandbox.halyard_simulator"
+
+
+def _document_patterns() -> tuple[str, str]:
+    """HalCommand's and Environment's allowedPattern, from the module the stack builds the
+    document with (functions/ is the Lambda asset, not an installed package)."""
+    functions = str(PROJECT_ROOT / "functions")
+    if functions not in sys.path:
+        sys.path.append(functions)
+    from spinboard import halyard_document  # noqa: PLC0415 - needs the path above
+
+    return halyard_document.HAL_COMMAND_PATTERN, halyard_document.ENVIRONMENT_PATTERN
+
+
+@dataclass(frozen=True)
+class SandboxHalyard:
+    directory: Path
+    python: str = sys.executable
+    source_dir: Path = SANDBOX_SOURCE_DIR
+
+    @classmethod
+    def for_sandbox(cls, sandbox_dir: Path) -> SandboxHalyard:
+        return cls(sandbox_dir / "halyard")
+
+    @property
+    def halconfig(self) -> Path:
+        return self.directory / "config"
+
+    @property
+    def apply_log(self) -> Path:
+        return self.directory / "apply.log"
+
+    @property
+    def control(self) -> Path:
+        return self.directory / "control.json"
+
+    @property
+    def wrapper(self) -> Path:
+        return self.directory / "hal"
+
+    def _files_environment(self) -> list[str]:
+        return [
+            f"HALYARD_SIM_HALCONFIG={self.halconfig}",
+            f"HALYARD_SIM_APPLY_LOG={self.apply_log}",
+            f"HALYARD_SIM_CONTROL={self.control}",
+        ]
+
+    def _direct(self) -> tuple[str, str] | None:
+        command_pattern, environment_pattern = _document_patterns()
+        command = f"{self.python} -m {SIMULATOR_MODULE}"
+        environment = " ".join([*self._files_environment(), f"PYTHONPATH={self.source_dir}"])
+        if re.search(command_pattern, command) and re.search(environment_pattern, environment):
+            return command, environment
+        return None
+
+    def command_and_environment(self) -> tuple[str, str]:
+        """``halyardCommand`` and ``halyardEnvironment`` (the wrapper when needed)."""
+        direct = self._direct()
+        if direct is not None:
+            return direct
+        command_pattern, environment_pattern = _document_patterns()
+        command, environment = str(self.wrapper), " ".join(self._files_environment())
+        if not re.search(command_pattern, command) or not re.search(
+            environment_pattern, environment
+        ):
+            raise SettingsError(
+                f"SANDBOX_DIR {self.directory.parent} has characters the halyard document "
+                "refuses in HalCommand/Environment (use letters, digits and ./_:-)"
+            )
+        return command, environment
+
+    def prepare(self) -> tuple[str, str]:
+        """Create the directory (and the wrapper if needed); return command, environment."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        command, environment = self.command_and_environment()
+        if command == str(self.wrapper):
+            self.wrapper.write_text(
+                "#!/bin/sh\n"
+                "# The halyard simulator in place of hal (written by the sandbox).\n"
+                f"PYTHONPATH={shlex.quote(str(self.source_dir))} exec "
+                f'{shlex.quote(self.python)} -m {SIMULATOR_MODULE} "$@"\n'
+            )
+            self.wrapper.chmod(0o755)
+        return command, environment
