@@ -19,8 +19,10 @@ def managed_role_arn(account_id: str) -> str:
 
 
 def registry_item(sandbox: RunningSandbox, account_id: str) -> dict[str, Any]:
-    table = sandbox.session(sandbox.spinnaker_account_id).resource("dynamodb").Table(
-        "Spinboard-Registry"
+    table = (
+        sandbox.session(sandbox.spinnaker_account_id)
+        .resource("dynamodb")
+        .Table("Spinboard-Registry")
     )
     item: dict[str, Any] = table.get_item(Key={"pk": f"ACCOUNT#{account_id}"}).get("Item", {})
     return item
