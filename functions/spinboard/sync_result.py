@@ -27,7 +27,10 @@ from spinboard.sync_plan import SyncPlan
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-_PER_ACCOUNT_STEPS = frozenset({"account-add", "account-edit", "account-delete"})
+_PER_ACCOUNT_STEPS = frozenset({"account-add", "account-edit", "account-delete", "assume-role"})
+# The verb of a failed line -> the operations of the batch it names an account of. ``probe``:
+# the managed role of a new account could not be assumed from the Minnaker instance.
+_VERBS = {"upsert": "upserts", "probe": "upserts", "delete": "deletes"}
 _IN_HALCONFIG = frozenset({"added", "edited"})
 _OUT_OF_HALCONFIG = frozenset({"removed", "absent"})
 
@@ -124,15 +127,11 @@ def record(
 def _culprits(batch: Batch, failed_line: str | None) -> set[str]:
     """The accounts an operation failed for (``upsert NAME account-add exit=1``), if any."""
     fields = (failed_line or "").split()
-    if (
-        len(fields) < 3
-        or fields[0] not in ("upsert", "delete")
-        or fields[2] not in _PER_ACCOUNT_STEPS
-    ):
+    if len(fields) < 3 or fields[0] not in _VERBS or fields[2] not in _PER_ACCOUNT_STEPS:
         return set()
     name = fields[1]
     entries: Sequence[registry.PlannedUpsert | registry.PlannedDelete] = (
-        batch.upserts if fields[0] == "upsert" else batch.deletes
+        batch.upserts if _VERBS[fields[0]] == "upserts" else batch.deletes
     )
     return {entry.account_id for entry in entries if entry.account_name == name}
 

@@ -125,6 +125,29 @@ def test_one_account_failing_fails_only_it_and_the_rest_retry(
     assert registry.claim_holder(registry_table, "aws-c") == ACCOUNT_C  # still its name
 
 
+def test_a_role_the_instance_cannot_assume_fails_only_that_account(
+    registry_table: Any, batch: Batch, clock: Clock
+) -> None:
+    stdout = (
+        "SPINBOARD-RESULT probe aws-a assumable\nSPINBOARD-FAILED probe aws-b assume-role exit=1\n"
+    )
+
+    outcome = record(
+        registry_table,
+        plan_of(batch),
+        CommandOutcome.from_dict(check_result(False, stdout)),
+        sync_execution=SYNC,
+        now=clock(),
+    )
+
+    assert outcome.failed == (ACCOUNT_B,)
+    assert ACCOUNT_A in outcome.retrying
+    status, _, error = state(registry_table, ACCOUNT_B)
+    assert status is Status.FAILED
+    assert error is not None
+    assert "probe aws-b" in error
+
+
 def test_a_failing_rename_fails_the_renamed_account(
     registry_table: Any, batch: Batch, clock: Clock
 ) -> None:
