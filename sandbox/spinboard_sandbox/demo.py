@@ -41,6 +41,10 @@ def main() -> int:
         console.print(executions_table(results))
         for account_id in accounts:
             console.print(account_table(sandbox, account_id))
+        console.rule("[bold]The Spinnaker side")
+        console.print(halconfig_table(sandbox))
+        console.print(f"hal deploy apply runs so far: {sandbox.apply_count()}")
+        console.print(managing_policy_table(sandbox))
         console.rule("[bold]Running the same executions again (nothing changes)")
         again = onboard(sandbox, accounts)
         console.print(executions_table(again))
@@ -112,6 +116,33 @@ def account_table(sandbox: RunningSandbox, account_id: str) -> Table:
     for profile in iam.list_instance_profiles()["InstanceProfiles"]:
         roles = ", ".join(role["RoleName"] for role in profile["Roles"]) or "no role"
         table.add_row("instance profile", profile["InstanceProfileName"], roles, "")
+    return table
+
+
+def halconfig_table(sandbox: RunningSandbox) -> Table:
+    """The AWS provider of the simulated Minnaker's halconfig, as halyard keeps it."""
+    aws = sandbox.halconfig()["deploymentConfigurations"][0]["providers"]["aws"]
+    table = Table(
+        title=f"halconfig: providers.aws (enabled: {aws.get('enabled')},"
+        f" primaryAccount: {aws.get('primaryAccount')})",
+        title_justify="left",
+    )
+    for column in ("name", "accountId", "assumeRole", "regions"):
+        table.add_column(column)
+    for account in aws.get("accounts", []):
+        regions = ", ".join(region["name"] for region in account.get("regions", []))
+        table.add_row(account["name"], str(account["accountId"]), account["assumeRole"], regions)
+    return table
+
+
+def managing_policy_table(sandbox: RunningSandbox) -> Table:
+    """What the role Spinnaker may assume, read back from its managing policy."""
+    table = Table(
+        title="SpinnakerManagingPolicy on role Spinnaker: sts:AssumeRole on", title_justify="left"
+    )
+    table.add_column("managed role ARN")
+    for arn in sorted(sandbox.managing_policy_arns()):
+        table.add_row(arn)
     return table
 
 
