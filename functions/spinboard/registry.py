@@ -386,7 +386,15 @@ def mark_roles_ready(
     brought further (the sync registered it) is returned unchanged. Raises
     ``RegistrationSuperseded`` when another execution took the account over, and
     ``InvalidRequest`` when it is not in the registry at all.
+
+    An account that Spinnaker already holds exactly as requested (the last successful sync
+    registered this name with these regions) goes straight back to REGISTERED: halyard
+    has nothing to change, so a re-run costs no ``hal deploy apply``.
     """
+    if _still_registered_as_requested(table, request, execution, now):
+        account = get_account(table, request.account_id)
+        assert account is not None
+        return account
     try:
         table.update_item(
             Key=account_key(request.account_id),
@@ -422,6 +430,41 @@ def mark_roles_ready(
     account = get_account(table, request.account_id)
     assert account is not None
     return account
+
+
+def _still_registered_as_requested(
+    table: "Table", request: NormalizedRequest, execution: str, now: datetime
+) -> bool:
+    """PROVISIONING -> REGISTERED when halconfig already holds this name with these regions."""
+    try:
+        table.update_item(
+            Key=account_key(request.account_id),
+            UpdateExpression=(
+                "SET #status = :registered, rolesReady = :true, updatedAt = :now, "
+                "lastError = :null REMOVE failedStep"
+            ),
+            ConditionExpression=(
+                "lastExecution = :execution AND #status = :provisioning AND "
+                "accountName = :name AND registeredName = :name AND "
+                "regions = :regions AND registeredRegions = :regions"
+            ),
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":registered": Status.REGISTERED.value,
+                ":provisioning": Status.PROVISIONING.value,
+                ":true": True,
+                ":now": iso(now),
+                ":null": None,
+                ":execution": execution,
+                ":name": request.account_name,
+                ":regions": list(request.regions),
+            },
+        )
+    except ClientError as error:
+        if not _is_conditional_failure(error):
+            raise
+        return False
+    return True
 
 
 def _superseded(account_id: str, current: Account) -> RegistrationSuperseded:
@@ -569,8 +612,8 @@ def mark_registered(
                 Key=account_key(upsert.account_id),
                 UpdateExpression=(
                     "SET #status = :registered, registeredName = :name, registeredAt = :now, "
-                    "updatedAt = :now, lastError = :null, syncExecution = :sync "
-                    "REMOVE failedStep"
+                    "registeredRegions = :regions, updatedAt = :now, lastError = :null, "
+                    "syncExecution = :sync REMOVE failedStep"
                 ),
                 ConditionExpression=(
                     "#status = :ready AND accountName = :name AND regions = :regions"
@@ -619,7 +662,8 @@ def _offboard(table: "Table", delete: PlannedDelete, sync_execution: str, now: d
             Key=account_key(delete.account_id),
             UpdateExpression=(
                 "SET #status = :offboarded, rolesReady = :false, updatedAt = :now, "
-                "syncExecution = :sync, lastError = :null REMOVE registeredName, failedStep"
+                "syncExecution = :sync, lastError = :null "
+                "REMOVE registeredName, registeredRegions, failedStep"
             ),
             ConditionExpression="#status = :offboarding",
             ExpressionAttributeNames={"#status": "status"},
@@ -684,7 +728,7 @@ def mark_batch_failed(
                 Key=account_key(account_id),
                 UpdateExpression=(
                     "SET #status = :failed, lastError = :error, failedStep = :step, "
-                    "updatedAt = :now, syncExecution = :sync"
+                    "updatedAt = :now, syncExecution = :sync REMOVE registeredRegions"
                 ),
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#status": "status"},

@@ -78,12 +78,15 @@ def test_a_second_execution_changes_nothing(sandbox: RunningSandbox) -> None:
     request = {"accountId": account, "accountName": "aws-second-run", "regions": ["us-west-2"]}
     first = sandbox.run_execution(ONBOARD, request)
     assert first["status"] == "SUCCEEDED", first
+    applies = sandbox.apply_count()
     second = sandbox.run_execution(ONBOARD, request)
     assert second["status"] == "SUCCEEDED", second
     output = json.loads(second["output"])
     assert output["targetAccount"]["changed"] is False
     assert {r["action"] for r in output["targetAccount"]["resources"]} == {"unchanged"}
     assert output["request"] == json.loads(first["output"])["request"]
+    assert output["registration"]["status"] == "REGISTERED"
+    assert sandbox.apply_count() == applies  # halyard had nothing to change: no deploy apply
 
 
 def test_drift_is_corrected_and_reported(sandbox: RunningSandbox) -> None:

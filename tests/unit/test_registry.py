@@ -250,6 +250,31 @@ def test_roles_ready_retried_after_registration_changes_nothing(
     assert again.status is Status.REGISTERED
 
 
+def test_re_onboarding_unchanged_goes_straight_back_to_registered(
+    registry_table: Any, clock: Clock
+) -> None:
+    registered(registry_table, ACCOUNT_A, "aws-dev", clock)
+    registry.record_provisioning(registry_table, request(ACCOUNT_A, "aws-dev"), ONBOARD_2, clock())
+
+    again = registry.mark_roles_ready(
+        registry_table, request(ACCOUNT_A, "aws-dev"), ONBOARD_2, clock.advance(5)
+    )
+
+    assert again.status is Status.REGISTERED  # halyard has nothing to change: no sync needed
+
+
+def test_re_onboarding_with_other_regions_waits_for_a_sync(
+    registry_table: Any, clock: Clock
+) -> None:
+    registered(registry_table, ACCOUNT_A, "aws-dev", clock)
+    wider = request(ACCOUNT_A, "aws-dev", ("us-east-1", "eu-west-1"))
+    registry.record_provisioning(registry_table, wider, ONBOARD_2, clock())
+
+    again = registry.mark_roles_ready(registry_table, wider, ONBOARD_2, clock.advance(5))
+
+    assert again.status is Status.ROLES_READY
+
+
 def test_roles_ready_of_an_unknown_account_is_refused(registry_table: Any, clock: Clock) -> None:
     with pytest.raises(InvalidRequest, match="not in the registry"):
         registry.mark_roles_ready(registry_table, request(ACCOUNT_A, "aws-dev"), ONBOARD_1, clock())
