@@ -207,6 +207,7 @@ def test_a_failure_reaches_the_notification_topic_with_the_reason(sandbox: Runni
     messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=5)["Messages"]
     notice = json.loads(messages[0]["Body"])
     assert notice["error"] == "InvalidRequest"
+    assert notice["step"] == "ValidateRequest"
     assert "accountId" in notice["reason"]
     assert notice["execution"] == result["executionArn"]
     assert notice["input"] == {"accountId": "1234567890"}
