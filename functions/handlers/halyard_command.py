@@ -4,11 +4,10 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from spinboard import onboarding, registry, sync_steps
-from spinboard.errors import SpinboardError
-from spinboard.observability import correlate, logger, metrics, record_failure, tracer
+from spinboard import registry, sync_steps
+from spinboard.observability import logger, metrics
+from spinboard.onboarding import StepEvent
 from spinboard.role_chain import CLIENT_CONFIG
 from spinboard.settings import (
     HALYARD_DOCUMENT_NAME,
@@ -17,49 +16,30 @@ from spinboard.settings import (
     runtime_settings,
     sync_settings,
 )
+from spinboard.step_handler import step_handler
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def send(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
-    step = onboarding.StepEvent.parse(event)
-    correlate(account_id=None, execution=step.execution)
-    try:
-        settings = sync_settings().require(
-            REGISTRY_TABLE, MINNAKER_INSTANCE_ID, HALYARD_DOCUMENT_NAME
-        )
-        command = sync_steps.send_command(
-            step.request,
-            ssm=boto3.client("ssm", config=CLIENT_CONFIG),
-            table=registry.open_table(settings.registry_table),
-            settings=settings,
-            role_name=runtime_settings().managed_role_name,
-            execution=step.execution,
-        )
-    except SpinboardError as error:
-        record_failure(error)
-        raise
-    result = command.to_dict()
-    logger.info("halyard command sent", extra={"command": result})
-    return result
+@step_handler("halyard command sent", per_account=False)
+def send(step: StepEvent) -> dict[str, Any]:
+    settings = sync_settings().require(REGISTRY_TABLE, MINNAKER_INSTANCE_ID, HALYARD_DOCUMENT_NAME)
+    command = sync_steps.send_command(
+        step.request,
+        ssm=boto3.client("ssm", config=CLIENT_CONFIG),
+        table=registry.open_table(settings.registry_table),
+        settings=settings,
+        role_name=runtime_settings().managed_role_name,
+        execution=step.execution,
+    )
+    return command.to_dict()
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def check(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
-    step = onboarding.StepEvent.parse(event)
-    correlate(account_id=None, execution=step.execution)
-    try:
-        status = sync_steps.check_command(
-            step.request,
-            ssm=boto3.client("ssm", config=CLIENT_CONFIG),
-            timeout_seconds=sync_settings().halyard_timeout_seconds,
-        )
-    except SpinboardError as error:
-        record_failure(error)
-        raise
+@step_handler(description=None, per_account=False)
+def check(step: StepEvent) -> dict[str, Any]:
+    status = sync_steps.check_command(
+        step.request,
+        ssm=boto3.client("ssm", config=CLIENT_CONFIG),
+        timeout_seconds=sync_settings().halyard_timeout_seconds,
+    )
     result = status.to_dict()
     if status.done and status.duration_seconds is not None:
         metrics.add_metric(

@@ -4,34 +4,25 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from spinboard import onboarding
-from spinboard.errors import SpinboardError
-from spinboard.observability import correlate, logger, metrics, record_failure, tracer
+from spinboard.observability import metrics
+from spinboard.onboarding import StepEvent
 from spinboard.settings import runtime_settings
+from spinboard.step_handler import step_handler
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
-    step = onboarding.StepEvent.parse(event)
-    correlate(account_id=step.account_id, execution=step.execution)
-    try:
-        result = onboarding.provision_target_account(
-            step.request,
-            settings=runtime_settings(),
-            base=boto3.Session(),
-            execution=step.execution,
-            started_at=step.started_at,
-        )
-    except SpinboardError as error:
-        record_failure(error)
-        raise
+@step_handler("target account converged")
+def handler(step: StepEvent) -> dict[str, Any]:
+    result = onboarding.provision_target_account(
+        step.request,
+        settings=runtime_settings(),
+        base=boto3.Session(),
+        execution=step.execution,
+        started_at=step.started_at,
+    )
     metrics.add_metric(name="TargetAccountsProvisioned", unit=MetricUnit.Count, value=1)
     metrics.add_metric(
         name="TargetResourcesChanged", unit=MetricUnit.Count, value=result.changed_count
     )
-    logger.info("target account converged", extra={"result": result.to_dict()})
     return result.to_dict()
