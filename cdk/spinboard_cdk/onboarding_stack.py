@@ -692,8 +692,9 @@ class OnboardingStack(Stack):
                 width=8,
             ),
             cloudwatch.GraphWidget(
-                title="Halyard apply duration (s)",
+                title="Sync and halyard apply duration (s)",
                 left=[
+                    product_metric("SyncDuration", "Maximum"),
                     product_metric("HalyardApplyDuration", "Average"),
                     product_metric("HalyardApplyDuration", "Maximum"),
                 ],

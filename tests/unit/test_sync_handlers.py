@@ -140,6 +140,7 @@ def test_onboarding_to_registered(spinnaker: Any, output: Output) -> None:
     assert metric(round_["metrics"], "AccountsRegistered") == 1
     assert metric(round_["metrics"], "SyncFailures") == 0
     assert metric(round_["metrics"], "HalyardApplyDuration") is not None
+    assert metric(round_["metrics"], "SyncDuration") is not None
     iam = boto3.client("iam", region_name=REGION)
     document = iam.get_policy_version(
         PolicyArn=f"arn:aws:iam::{SPINNAKER_ACCOUNT_ID}:policy/SpinnakerManagingPolicy",
