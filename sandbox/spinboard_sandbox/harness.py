@@ -14,11 +14,19 @@ loads sandbox.json and stops the process (SIGTERM, then SIGKILL) at exit.
 Halyard on the sandbox's Minnaker is the halyard simulator: `halconfig()`,
 `aws_accounts()` and `apply_count()` read what it keeps; `set_halyard_behavior(fail=...,
 delay_seconds=...)` makes hal calls fail or slow from the next call on (no redeploy).
+
+Events and functions: `put_event(account_id, event)` puts an EventBridge event (the shape of
+tests/events/*.json) on an account's default bus, as that account; EventBridge delivers it
+in the background (forwarding rules, Lambda targets), so `wait_for_executions(...)` waits for
+what it started and `dead_letters(queue)` reads what could not be delivered.
+`invoke(function, payload)` calls a deployed function and raises `FunctionError` on its error;
+`suspend_account(account_id)` closes an account (Organizations: SUSPENDED).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import fnmatch
 import json
 import os
@@ -57,6 +65,19 @@ TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 class SandboxStartError(RuntimeError):
     """The sandbox process exited or did not get ready in time; the message has its output."""
+
+
+class FunctionError(RuntimeError):
+    """A function invoked through `RunningSandbox.invoke` failed: `payload` is its error
+    document ({"errorType", "errorMessage", ...}), as Lambda answers it."""
+
+    def __init__(self, function_name: str, payload: Any) -> None:
+        self.function_name = function_name
+        self.payload = payload
+        document = payload if isinstance(payload, dict) else {}
+        self.error_type = str(document.get("errorType", ""))
+        self.error_message = str(document.get("errorMessage", payload))
+        super().__init__(f"{function_name} failed: {self.error_type}: {self.error_message}")
 
 
 @dataclass(frozen=True)
@@ -170,6 +191,48 @@ class RunningSandbox:
         arn = self.start_execution(state_machine_name_substring, execution_input)
         return self.wait_execution(arn, timeout)
 
+    def list_executions(
+        self, state_machine_name_substring: str, name_prefix: str = ""
+    ) -> list[dict[str, Any]]:
+        """The executions (list_executions entries) whose name starts with `name_prefix`."""
+        arn = self.state_machine_arn(state_machine_name_substring)
+        sfn = self.session(_account_of(arn)).client("stepfunctions")
+        return [
+            dict(execution)
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
+            for execution in page["executions"]
+            if execution["name"].startswith(name_prefix)
+        ]
+
+    def wait_for_executions(
+        self,
+        state_machine_name_substring: str,
+        count: int,
+        timeout: float = 120.0,
+        *,
+        name_prefix: str = "",
+    ) -> list[dict[str, Any]]:
+        """Wait until at least `count` executions whose name starts with `name_prefix` exist
+        and all of those have ended; return their describe_execution, oldest first
+        (TimeoutError, saying what was seen, if not in time)."""
+        arn = self.state_machine_arn(state_machine_name_substring)
+        sfn = self.session(_account_of(arn)).client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            listed = self.list_executions(state_machine_name_substring, name_prefix)
+            if len(listed) >= count and all(e["status"] in TERMINAL for e in listed):
+                described = [
+                    dict(sfn.describe_execution(executionArn=e["executionArn"])) for e in listed
+                ]
+                return sorted(described, key=lambda d: d["startDate"])
+            if time.monotonic() > deadline:
+                seen = ", ".join(f"{e['name']} {e['status']}" for e in listed) or "none"
+                raise TimeoutError(
+                    f"waited {timeout:.0f} s for {count} ended execution(s) of "
+                    f"{state_machine_name_substring} named {name_prefix}*; seen: {seen}"
+                )
+            time.sleep(0.25)
+
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         sfn = self.session(_account_of(execution_arn)).client("stepfunctions")
         events: list[dict[str, Any]] = []
@@ -184,6 +247,111 @@ class RunningSandbox:
             for path in sorted(self.logs_dir.glob("*.log"))
             if function_name_substring in path.stem and path.name != "sandbox.log"
         )
+
+    def put_event(
+        self, account_id: str, event: Mapping[str, Any], region: str = "us-east-1"
+    ) -> None:
+        """PutEvents as `account_id` on its default bus in `region`: Source, DetailType,
+        Detail, Resources and Time of `event` (an EventBridge event as tests/events/ holds
+        them; EventBridge sets id, account and region itself)."""
+        entry: dict[str, Any] = {
+            "Source": event["source"],
+            "DetailType": event["detail-type"],
+            "Detail": json.dumps(event.get("detail") or {}),
+            "Resources": list(event.get("resources") or []),
+        }
+        if event.get("time"):
+            entry["Time"] = datetime.datetime.fromisoformat(
+                str(event["time"]).replace("Z", "+00:00")
+            )
+        events = self.session(account_id).client("events", region_name=region)
+        answer = events.put_events(Entries=[entry])
+        if answer["FailedEntryCount"]:
+            raise RuntimeError(f"PutEvents rejected the event: {answer['Entries']}")
+
+    def queue_url(self, queue_name_substring: str, account_id: str | None = None) -> str:
+        """The URL of the one SQS queue of the account whose name contains the substring."""
+        sqs = self.session(account_id).client("sqs")
+        urls = [
+            url
+            for url in sqs.list_queues().get("QueueUrls", [])
+            if queue_name_substring in url.rsplit("/", 1)[-1]
+        ]
+        if len(urls) != 1:
+            raise KeyError(f"{len(urls)} queues match {queue_name_substring!r}: {urls}")
+        return str(urls[0])
+
+    def dead_letters(
+        self, queue_name_substring: str, account_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The messages waiting in an SQS queue (default: of the Spinnaker account), without
+        consuming them: {"MessageId", "Body" (parsed when JSON), "Attributes" (message
+        attributes, name -> value)}."""
+        sqs = self.session(account_id).client("sqs")
+        url = self.queue_url(queue_name_substring, account_id)
+        found: dict[str, dict[str, Any]] = {}
+        while True:
+            received = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=0,
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            new = [m for m in received if m["MessageId"] not in found]
+            if not new:
+                return list(found.values())
+            for message in new:
+                try:
+                    body: Any = json.loads(message["Body"])
+                except ValueError:
+                    body = message["Body"]
+                found[message["MessageId"]] = {
+                    "MessageId": message["MessageId"],
+                    "Body": body,
+                    "Attributes": {
+                        name: value.get("StringValue", value.get("BinaryValue"))
+                        for name, value in (message.get("MessageAttributes") or {}).items()
+                    },
+                }
+
+    def suspend_account(self, account_id: str) -> None:
+        """Close the account from the management account (its state becomes SUSPENDED)."""
+        organizations = self.session(self.management_account_id).client("organizations")
+        organizations.close_account(AccountId=account_id)
+
+    def function_name(self, name_substring: str, account_id: str | None = None) -> str:
+        """The deployed function whose name contains the substring (an exact name, or one
+        ending in `-<substring>`, wins over other matches)."""
+        lambda_ = self.session(account_id).client("lambda")
+        names = [
+            f["FunctionName"]
+            for page in lambda_.get_paginator("list_functions").paginate()
+            for f in page["Functions"]
+            if name_substring in f["FunctionName"]
+        ]
+        preferred = [n for n in names if n == name_substring or n.endswith(f"-{name_substring}")]
+        matches = preferred or names
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} functions match {name_substring!r}: {sorted(names)}")
+        return str(matches[0])
+
+    def invoke(self, function_name_substring: str, payload: Any) -> Any:
+        """Invoke (RequestResponse) a function of the Spinnaker account; return what it
+        returned, or raise FunctionError with its error document."""
+        name = self.function_name(function_name_substring)
+        answer = (
+            self.session()
+            .client("lambda")
+            .invoke(FunctionName=name, Payload=json.dumps(payload).encode())
+        )
+        raw = answer["Payload"].read()
+        try:
+            result: Any = json.loads(raw) if raw else None
+        except ValueError:
+            result = raw.decode(errors="replace")
+        if answer.get("FunctionError"):
+            raise FunctionError(name, result)
+        return result
 
     def output(self) -> str:
         """What the sandbox process printed so far."""

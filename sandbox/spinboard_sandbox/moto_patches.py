@@ -10,10 +10,14 @@ version, checked by tests rather than by the type checker.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import datetime
 import fnmatch
+import importlib
 import inspect
 import json
+import logging
 import os
 import re
 import sys
@@ -28,8 +32,10 @@ from urllib.parse import unquote
 import botocore.session
 import moto
 import moto.awslambda.models as lambda_models
+import moto.awslambda.responses as lambda_responses
 import moto.cloudformation.parsing as cfn_parsing
 import moto.core.serialize as core_serialize
+import moto.events.models as events_models
 import moto.kms.models as kms_models
 import moto.ssm.models as ssm_models
 import moto.ssm.responses as ssm_responses
@@ -44,23 +50,37 @@ from botocore import xform_name
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.model import OperationModel
-from moto.awslambda.exceptions import UnknownLayerVersionException
+from moto.awslambda.exceptions import UnknownFunctionException, UnknownLayerVersionException
 from moto.cloudformation.exceptions import ValidationError
+from moto.core.common_models import CloudFormationModel
 from moto.core.config import default_user_config
 from moto.core.errors import ErrorShape
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, EmptyResult
 from moto.ec2.models import ec2_backends
+from moto.events.exceptions import ResourceNotFoundException as EventsResourceNotFound
+from moto.events.utils import EventTemplateParser
 from moto.iam.models import Role as _IamRole
 from moto.iam.models import get_account_id_from, iam_backends
 from moto.s3.models import s3_backends
+from moto.sqs.models import sqs_backends
+from moto.stepfunctions.exceptions import StateMachineDoesNotExist
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.responses import get_backend as sfn_backend
 from moto.stepfunctions.utils import cfn_to_api_tags
 from moto.sts.exceptions import STSClientError
 from moto.sts.models import sts_backends
+from moto.utilities.arns import parse_arn
 from moto.utilities.utils import get_partition
 
+from spinboard_sandbox.event_delivery import (
+    DeliveryFailed,
+    GaveUp,
+    RetryingDelivery,
+    Scheduler,
+    eventbridge_backoff,
+    lambda_async_backoff,
+)
 from spinboard_sandbox.lambda_executor import FunctionSpec, LambdaExecutor, code_sha256
 from spinboard_sandbox.organization import SandboxSession
 from spinboard_sandbox.settings import SandboxSettings
@@ -102,6 +122,12 @@ SsmResponse: Any = ssm_responses.SimpleSystemManagerResponse
 ResourceMap: Any = cfn_parsing.ResourceMap
 KmsKey: Any = kms_models.Key
 IamRole: Any = _IamRole
+EventsRule: Any = events_models.Rule
+EventBusPolicyStatement: Any = events_models.EventBusPolicyStatement
+LambdaResponse: Any = lambda_responses.LambdaResponse
+LambdaBackend: Any = lambda_models.LambdaBackend
+LambdaEventInvokeConfig: Any = lambda_models.EventInvokeConfig
+_jsonpath: Any = importlib.import_module("jsonpath_ng.ext").parse
 
 
 @dataclass
@@ -109,6 +135,10 @@ class _State:
     settings: SandboxSettings | None = None
     executor: LambdaExecutor | None = None
     agent: SsmAgent | None = None
+    event_deliveries: Scheduler | None = None
+    """EventBridge deliveries to rule targets (and their retries)."""
+    async_invocations: Scheduler | None = None
+    """Lambda's asynchronous invocations (and their retries)."""
     applied: set[str] = field(default_factory=set)
     clients: dict[tuple[str, str, str], BaseClient] = field(default_factory=dict)
     clients_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -163,14 +193,36 @@ def apply_all(settings: SandboxSettings) -> None:
     kms_keys_from_cloudformation()
     cloudformation_resolves_public_ssm_parameters()
     cloudformation_errors_name_the_resource()
+    lambda_async_invocations()
+    lambda_event_invoke_configs()
+    eventbridge_delivers_to_targets()
+    event_bus_policies_from_cloudformation()
 
 
 def shutdown() -> None:
-    """Stop the Lambda execution environments and the SSM agent's scripts (subprocesses)."""
+    """Stop the background deliveries, the Lambda execution environments and the SSM
+    agent's scripts (subprocesses)."""
+    for scheduler in (_state.event_deliveries, _state.async_invocations):
+        if scheduler is not None:
+            scheduler.shutdown()
     if _state.executor is not None:
         _state.executor.shutdown()
     if _state.agent is not None:
         _state.agent.shutdown()
+
+
+def wait_for_deliveries(timeout: float = 30.0) -> bool:
+    """Wait until no EventBridge delivery and no asynchronous Lambda invocation is
+    scheduled or running (in this process); False on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        busy = [s for s in (_state.event_deliveries, _state.async_invocations) if s is not None]
+        if all(s.wait_idle(max(deadline - time.monotonic(), 0)) for s in busy) and not any(
+            s.outstanding() for s in busy
+        ):
+            return True
+        if time.monotonic() > deadline:
+            return False
 
 
 # -- configuration -------------------------------------------------------------------------
@@ -1274,3 +1326,773 @@ def cloudformation_errors_name_the_resource() -> None:
             raise ValidationError(message=f"{where}: {type(exc).__name__}: {detail}") from exc
 
     setattr(cfn_parsing, "parse_and_create_resource", parse_and_create_resource)  # noqa: B010
+
+
+# -- (h) EventBridge and asynchronous Lambda --------------------------------------------------
+
+EVENTS_PRINCIPAL = "events.amazonaws.com"
+ENABLED_RULE_STATES = frozenset({"ENABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"})
+EVENT_FIELDS = (
+    "version",
+    "id",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "detail",
+)
+EVENTBRIDGE_RETRIES = 185
+EVENTBRIDGE_MAX_EVENT_AGE = 86400
+LAMBDA_ASYNC_RETRIES = 2
+LAMBDA_ASYNC_MAX_EVENT_AGE = 21600
+_ERROR_MESSAGE_LIMIT = 1000
+_deliveries_log = logging.getLogger("spinboard_sandbox.deliveries")
+
+
+def _time_scale() -> float:
+    return _settings().time_scale
+
+
+def _scheduler(scheduler: Scheduler | None) -> Scheduler:
+    if scheduler is None:
+        raise RuntimeError("spinboard_sandbox.moto_patches.apply_all() was not called")
+    return scheduler
+
+
+def _listed(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def aws_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    """An event as EventBridge hands it to a target: moto keeps `time` as epoch seconds
+    and adds `ingestion-time`; AWS has an ISO-8601 `time` and no such field."""
+    shaped = {key: copy.deepcopy(event[key]) for key in EVENT_FIELDS if key in event}
+    when = shaped.get("time")
+    if isinstance(when, int | float):
+        shaped["time"] = datetime.datetime.fromtimestamp(when, datetime.UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
+    return shaped
+
+
+def target_input(target: Mapping[str, Any], event: Mapping[str, Any]) -> Any:
+    """What a rule target receives: the event, or what its Input (constant JSON),
+    InputPath or InputTransformer make of it."""
+    shaped = aws_event(event)
+    if target.get("Input") is not None:
+        return json.loads(target["Input"])
+    if target.get("InputPath"):
+        matches = _jsonpath(target["InputPath"]).find(shaped)
+        return matches[0].value if matches else None
+    transformer = target.get("InputTransformer")
+    if transformer:
+        return EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=shaped,  # type: ignore[arg-type]
+        )
+    return shaped
+
+
+def _condition_values(block: Mapping[str, Any], key: str) -> list[str] | None:
+    for name, value in block.items():
+        if name.lower() == key.lower():
+            return [str(v) for v in _listed(value)]
+    return None
+
+
+def _source_conditions_hold(
+    conditions: Mapping[str, Any], source_arn: str | None, source_account: str | None
+) -> bool:
+    """aws:SourceArn / aws:SourceAccount conditions (String*, Arn* operators); any other
+    condition is taken to hold."""
+    for operator, block in conditions.items():
+        if not isinstance(block, Mapping):
+            continue
+        for key, actual in (("aws:SourceArn", source_arn), ("aws:SourceAccount", source_account)):
+            wanted = _condition_values(block, key)
+            if wanted is None or actual is None:
+                continue
+            name = operator.lower().removesuffix("ifexists")
+            if name.endswith("like"):
+                holds = any(fnmatch.fnmatchcase(actual, pattern) for pattern in wanted)
+            else:
+                holds = actual in wanted
+            if name.startswith(("stringnot", "arnnot")):
+                holds = not holds
+            if not holds:
+                return False
+    return True
+
+
+def service_may(
+    statements: list[Any],
+    service: str,
+    action: str,
+    *,
+    source_arn: str | None = None,
+    source_account: str | None = None,
+) -> bool:
+    """A resource (or trust) policy lets the AWS service `service` do `action` on behalf of
+    that source: an Allow statement with a matching Service principal (or "*") and Action
+    (wildcards) whose aws:SourceArn / aws:SourceAccount conditions hold, and no such Deny."""
+    allowed = False
+    for statement in statements:
+        if not isinstance(statement, Mapping):
+            continue
+        principal = statement.get("Principal")
+        if principal != "*" and not (
+            isinstance(principal, Mapping)
+            and (
+                service in _listed(principal.get("Service")) or "*" in _listed(principal.get("AWS"))
+            )
+        ):
+            continue
+        if not any(
+            fnmatch.fnmatchcase(action.lower(), str(pattern).lower())
+            for pattern in _listed(statement.get("Action"))
+        ):
+            continue
+        if not _source_conditions_hold(
+            statement.get("Condition") or {}, source_arn, source_account
+        ):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        allowed = allowed or statement.get("Effect", "Allow") == "Allow"
+    return allowed
+
+
+def _policy_statements(document: Any) -> list[Any]:
+    if isinstance(document, str):
+        document = json.loads(unquote(document) if document.startswith("%7B") else document)
+    return _listed((document or {}).get("Statement"))
+
+
+def service_role(role_arn: str, service: str, action: str) -> Any:
+    """The role a service assumes to reach a target: it must exist and trust `service`
+    (else FAILED_TO_ASSUME_ROLE), and its policies must allow `action` (else
+    NO_PERMISSIONS). Neither is retried, as in EventBridge."""
+    account_id = _account_of_role(role_arn)
+    role = None
+    if account_id is not None:
+        try:
+            role = iam_backends[account_id]["aws"].get_role_by_arn(role_arn)
+        except Exception:  # moto's NotFoundException
+            role = None
+    if role is None or not service_may(
+        _policy_statements(role.assume_role_policy_document), service, "sts:AssumeRole"
+    ):
+        raise DeliveryFailed(
+            "FAILED_TO_ASSUME_ROLE",
+            f"{service} could not assume {role_arn}: the role does not exist or does not "
+            f"trust {service}",
+            retryable=False,
+        )
+    if not role_allows(role, action):
+        raise DeliveryFailed(
+            "NO_PERMISSIONS",
+            f"{role_arn} is not authorized to perform: {action}",
+            retryable=False,
+        )
+    return role
+
+
+def send_to_queue(queue_arn: str, body: str, attributes: Mapping[str, str]) -> None:
+    """SendMessage to the SQS queue `queue_arn` (in its own account and region)."""
+    arn = parse_arn(queue_arn)
+    sqs_backends[arn.account][arn.region].send_message(
+        queue_name=arn.resource_id,
+        message_body=body,
+        message_attributes={
+            name: {"DataType": "String", "StringValue": value}
+            for name, value in attributes.items()
+            if value
+        },
+    )
+
+
+def moto_delivers(target_arn: str) -> bool:
+    """Target kinds moto's own Rule.send_to_targets handles (kept as moto does them)."""
+    arn = parse_arn(target_arn)
+    return (
+        (arn.service == "logs" and arn.resource_type == "log-group")
+        or arn.service == "sqs"
+        or (arn.service == "events" and arn.resource_type in (None, "api-destination"))
+    )
+
+
+def route_event(bus: Any, event: Mapping[str, Any]) -> None:
+    """What EventBridge does with an event that arrives on `bus`: each enabled rule whose
+    pattern matches sends it to its targets."""
+    for rule in list(bus.rules.values()):
+        rule.send_to_targets(copy.deepcopy(dict(event)))
+
+
+def _forward_to_bus(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any]) -> None:
+    """An event bus target: EventBridge puts the event, unchanged (same id, account,
+    source, time, region...), on that bus, acting as the target's role when it has one;
+    another account's bus must allow it in its resource policy."""
+    arn = parse_arn(str(target["Arn"]))
+    caller = Caller.root(rule.account_id)
+    if target.get("RoleArn"):
+        role = service_role(str(target["RoleArn"]), EVENTS_PRINCIPAL, "events:PutEvents")
+        account_id = _account_of_role(role.arn) or rule.account_id
+        caller = Caller(
+            account_id, f"arn:aws:sts::{account_id}:assumed-role/{role.name}/events", role.arn
+        )
+    try:
+        bus = events_models.events_backends[arn.account][arn.region]._get_event_bus(arn.resource_id)
+    except EventsResourceNotFound:
+        raise DeliveryFailed(
+            "NO_RESOURCE", f"event bus {target['Arn']} does not exist", retryable=False
+        ) from None
+    if arn.account != caller.account_id and not trust_allows(
+        bus.policy or '{"Statement": []}', caller, "events:PutEvents"
+    ):
+        raise DeliveryFailed(
+            "NO_PERMISSIONS",
+            f"{caller.arn} is not authorized to perform: events:PutEvents on resource: "
+            f"{bus.arn} because no resource-based policy allows the events:PutEvents action",
+            retryable=False,
+        )
+    route_event(bus, event)
+
+
+def _lambda_function(function_arn: str) -> Any:
+    arn = parse_arn(function_arn)
+    try:
+        return lambda_models.lambda_backends[arn.account][arn.region].get_function(function_arn)
+    except UnknownFunctionException:
+        raise DeliveryFailed(
+            "NO_RESOURCE", f"function {function_arn} does not exist", retryable=False
+        ) from None
+
+
+def _invoke_target_function(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any]) -> None:
+    """A Lambda target: an asynchronous invoke, allowed by the function's resource policy
+    (events.amazonaws.com, for this rule). Delivered once Lambda accepted the event."""
+    fn = _lambda_function(str(target["Arn"]))
+    if not service_may(
+        list(fn.policy.statements),
+        EVENTS_PRINCIPAL,
+        "lambda:InvokeFunction",
+        source_arn=rule.arn,
+        source_account=rule.account_id,
+    ):
+        raise DeliveryFailed(
+            "NO_PERMISSIONS",
+            f"the resource-based policy of {fn.function_arn} does not let {EVENTS_PRINCIPAL} "
+            f"invoke it for {rule.arn} (lambda:AddPermission)",
+            retryable=False,
+        )
+    accept_async_invocation(fn, target_input(target, event))
+
+
+def _start_target_execution(
+    _rule: Any, target: Mapping[str, Any], event: Mapping[str, Any]
+) -> None:
+    """A Step Functions target: StartExecution (unnamed) as the target's role."""
+    if target.get("RoleArn"):
+        service_role(str(target["RoleArn"]), EVENTS_PRINCIPAL, "states:StartExecution")
+    arn = parse_arn(str(target["Arn"]))
+    backend: Any = sfn_backend(arn.account, arn.region)
+    try:
+        backend.start_execution(
+            str(target["Arn"]), name=None, execution_input=json.dumps(target_input(target, event))
+        )
+    except StateMachineDoesNotExist:
+        raise DeliveryFailed(
+            "NO_RESOURCE", f"state machine {target['Arn']} does not exist", retryable=False
+        ) from None
+
+
+def _deliver_once(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any]) -> None:
+    arn = parse_arn(str(target["Arn"]))
+    if arn.service == "events" and arn.resource_type == "event-bus":
+        _forward_to_bus(rule, target, event)
+    elif arn.service == "lambda":
+        _invoke_target_function(rule, target, event)
+    elif arn.service == "states":
+        _start_target_execution(rule, target, event)
+    else:
+        raise DeliveryFailed(
+            "INTERNAL_ERROR",
+            f"the sandbox does not deliver events to {arn.service} targets ({target['Arn']})",
+            retryable=False,
+        )
+
+
+def _event_dead_letter(
+    rule: Any, target: Mapping[str, Any], event: Mapping[str, Any], gave_up: GaveUp
+) -> None:
+    """The target's DeadLetterConfig queue gets the event, with EventBridge's attributes."""
+    queue_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if not queue_arn:
+        _deliveries_log.warning(
+            "event %s for %s dropped (no dead-letter queue): %s",
+            event.get("id"),
+            target["Arn"],
+            gave_up.failure,
+        )
+        return
+    attributes = {
+        "RULE_ARN": str(rule.arn),
+        "TARGET_ARN": str(target["Arn"]),
+        "ERROR_CODE": gave_up.failure.code,
+        "ERROR_MESSAGE": gave_up.failure.message[:_ERROR_MESSAGE_LIMIT],
+        "RETRY_ATTEMPTS": str(gave_up.retries),
+        "EXHAUSTED_RETRY_CONDITION": gave_up.exhausted,
+    }
+    try:
+        send_to_queue(str(queue_arn), json.dumps(aws_event(event)), attributes)
+    except Exception:
+        _deliveries_log.exception("could not send event %s to %s", event.get("id"), queue_arn)
+
+
+def deliver_to_target(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any]) -> None:
+    """Deliver in the background, retried per the target's RetryPolicy (default 185
+    attempts / 24 h), then to its dead-letter queue; errors of permissions and missing
+    resources go there at once, as in EventBridge."""
+    policy = target.get("RetryPolicy") or {}
+    RetryingDelivery(
+        _scheduler(_state.event_deliveries),
+        lambda: _deliver_once(rule, target, event),
+        max_retries=int(policy.get("MaximumRetryAttempts", EVENTBRIDGE_RETRIES)),
+        max_age_seconds=float(policy.get("MaximumEventAgeInSeconds", EVENTBRIDGE_MAX_EVENT_AGE)),
+        backoff=eventbridge_backoff,
+        time_scale=_time_scale,
+        on_give_up=lambda gave_up: _event_dead_letter(rule, target, event, gave_up),
+        description=f"event {event.get('id')} {rule.arn} -> {target['Arn']}",
+    ).start()
+
+
+def eventbridge_delivers_to_targets() -> None:
+    """(h) moto's EventBridge (Rule.send_to_targets) raises NotImplementedError for Lambda
+    and Step Functions targets, so PutEvents answers 500 as soon as a rule with one
+    matches; it forwards to an event bus target as a new event of the target account (new
+    id, `account`, `time`, `resources` lost) without the target bus's resource policy or
+    the target's role; it delivers for disabled rules, synchronously inside PutEvents, and
+    ignores RetryPolicy and DeadLetterConfig. Deliver as EventBridge does: only for enabled
+    rules; in the background (PutEvents answers at once); an event bus target (any
+    account/region) gets the event unchanged if the target's role (trusting
+    events.amazonaws.com, allowing events:PutEvents) and, across accounts, the bus's policy
+    allow it; a Lambda target gets an asynchronous invoke if the function's resource policy
+    lets events.amazonaws.com invoke it for the rule; a Step Functions target gets
+    StartExecution; Input/InputPath/InputTransformer apply. A failure is retried per the
+    target's RetryPolicy (backoff scaled by SANDBOX_TIME_SCALE), except a permission or
+    missing-resource error; then the event goes to the DeadLetterConfig queue with the
+    attributes RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE, RETRY_ATTEMPTS,
+    EXHAUSTED_RETRY_CONDITION. moto's own targets (SQS, logs, archives, API destinations)
+    keep moto's delivery. Pattern matching is moto's (it handles {"exists": false})."""
+    if _state.event_deliveries is not None:
+        _state.event_deliveries.shutdown()
+    _state.event_deliveries = Scheduler("eventbridge", workers=8)
+    if not _first_time("eventbridge_targets"):
+        return
+    original = EventsRule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if self.state not in ENABLED_RULE_STATES:
+            return
+        if not self.event_pattern.matches_event(original_event):
+            return
+        moto_targets = [t for t in self.targets if moto_delivers(str(t["Arn"]))]
+        if moto_targets:
+            subset = copy.copy(self)
+            subset.targets = moto_targets
+            original(subset, original_event, transform_input)
+        for target in self.targets:
+            if not moto_delivers(str(target["Arn"])):
+                deliver_to_target(self, copy.deepcopy(target), copy.deepcopy(original_event))
+
+    EventsRule.send_to_targets = send_to_targets
+
+
+def _event_invoke_config(fn: Any) -> dict[str, Any]:
+    configs = getattr(fn, "event_invoke_config", None) or []
+    return dict(configs[-1].config) if configs else {}
+
+
+def _parsed(body: Any) -> Any:
+    try:
+        return json.loads(body)
+    except (TypeError, ValueError):
+        return body
+
+
+def _invocation_record(
+    fn: Any,
+    *,
+    request_id: str,
+    payload: Any,
+    condition: str,
+    attempts: int,
+    response: Any,
+    function_error: str | None,
+) -> dict[str, Any]:
+    """The record Lambda sends to an asynchronous invocation's destination."""
+    context: dict[str, Any] = {"statusCode": 200, "executedVersion": str(fn.version)}
+    if function_error:
+        context["functionError"] = function_error
+    now = datetime.datetime.now(datetime.UTC)
+    return {
+        "version": "1.0",
+        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+        "requestContext": {
+            "requestId": request_id,
+            "functionArn": f"{fn.function_arn}:{fn.version}",
+            "condition": condition,
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": payload,
+        "responseContext": context,
+        "responsePayload": response,
+    }
+
+
+def _async_destination(fn: Any, config: Mapping[str, Any], which: str, record: Any) -> None:
+    destination = ((config.get("DestinationConfig") or {}).get(which) or {}).get("Destination")
+    if not destination:
+        if which == "OnFailure":
+            _deliveries_log.warning(
+                "asynchronous invocation of %s discarded (no on-failure destination): %s",
+                fn.function_arn,
+                json.dumps(record["responsePayload"])[:_ERROR_MESSAGE_LIMIT],
+            )
+        return
+    service = parse_arn(str(destination)).service
+    if service != "sqs":
+        _deliveries_log.warning(
+            "%s destination %s of %s is not emulated (only SQS)",
+            which,
+            destination,
+            fn.function_arn,
+        )
+        return
+    try:
+        send_to_queue(str(destination), json.dumps(record), {})
+    except Exception:
+        _deliveries_log.exception("could not send to the destination %s", destination)
+
+
+def _run_async_attempt(fn: Any, payload: Any) -> Any:
+    body, errored, _logs = fn._invoke_lambda(payload)
+    response = _parsed(body)
+    if errored:
+        error = response if isinstance(response, dict) else {}
+        raise DeliveryFailed(
+            "Unhandled",
+            f"{error.get('errorType', 'Error')}: {error.get('errorMessage', body)}",
+            detail=response,
+        )
+    return response
+
+
+def accept_async_invocation(fn: Any, payload: Any) -> str:
+    """Lambda has accepted an asynchronous invocation (InvocationType=Event): run it in the
+    background, retry a function error per the function's EventInvokeConfig
+    (MaximumRetryAttempts, default 2, 1 then 2 minutes apart; MaximumEventAgeInSeconds,
+    default 6 h; both in scaled time), then send the invocation record to its on-failure
+    destination; a success goes to its on-success destination. Returns the request id."""
+    request_id = str(uuid.uuid4())
+    config = _event_invoke_config(fn)
+
+    def succeeded(response: Any, attempts: int) -> None:
+        record = _invocation_record(
+            fn,
+            request_id=request_id,
+            payload=payload,
+            condition="Success",
+            attempts=attempts,
+            response=response,
+            function_error=None,
+        )
+        _async_destination(fn, config, "OnSuccess", record)
+
+    def gave_up(outcome: GaveUp) -> None:
+        condition = (
+            "EventAgeExceeded"
+            if outcome.exhausted == "MaximumEventAgeInSeconds"
+            else "RetriesExhausted"
+        )
+        response = outcome.failure.detail
+        if response is None:
+            response = {"errorType": outcome.failure.code, "errorMessage": outcome.failure.message}
+        record = _invocation_record(
+            fn,
+            request_id=request_id,
+            payload=payload,
+            condition=condition,
+            attempts=outcome.attempts,
+            response=response,
+            function_error="Unhandled",
+        )
+        _async_destination(fn, config, "OnFailure", record)
+
+    RetryingDelivery(
+        _scheduler(_state.async_invocations),
+        lambda: _run_async_attempt(fn, payload),
+        max_retries=int(config.get("MaximumRetryAttempts", LAMBDA_ASYNC_RETRIES)),
+        max_age_seconds=float(config.get("MaximumEventAgeInSeconds", LAMBDA_ASYNC_MAX_EVENT_AGE)),
+        backoff=lambda_async_backoff,
+        time_scale=_time_scale,
+        on_success=succeeded,
+        on_give_up=gave_up,
+        description=f"asynchronous invocation {request_id} of {fn.function_arn}",
+    ).start()
+    return request_id
+
+
+def lambda_async_invocations() -> None:
+    """(a) moto runs an asynchronous invocation (Invoke with InvocationType=Event, and the
+    old InvokeAsync API) synchronously inside the request, ignores the function's
+    EventInvokeConfig (no retries, no destinations), and even runs the function for
+    InvocationType=DryRun. As Lambda does: answer 202 at once and run the event in the
+    background (accept_async_invocation: retries and destinations); DryRun answers 204
+    without running anything."""
+    if _state.async_invocations is not None:
+        _state.async_invocations.shutdown()
+    _state.async_invocations = Scheduler("lambda-async", workers=32)
+    if not _first_time("lambda_async"):
+        return
+    previous_invoke = LambdaFunction.invoke
+
+    def invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> Any:
+        kind = request_headers.get("x-amz-invocation-type") or "RequestResponse"
+        if kind == "Event":
+            accept_async_invocation(self, json.loads(body) if body else {})
+            return b""
+        if kind == "DryRun":
+            return b""
+        return previous_invoke(self, body, request_headers, response_headers)
+
+    def invoke_async(self: Any) -> tuple[int, dict[str, Any], str]:
+        function_index = -3 if self.path.endswith("/") else -2
+        function_name = unquote(self.path.rsplit("/", 3)[function_index])
+        fn = self.backend.get_function(function_name, None)
+        accept_async_invocation(fn, json.loads(self.body) if self.body else {})
+        return 202, {"status": 202}, json.dumps({"Status": 202})
+
+    LambdaFunction.invoke = invoke
+    LambdaResponse.invoke_async = invoke_async
+
+
+def _clear_cloudformation_model_caches() -> None:
+    """moto caches its CloudFormation type map: make it see the models defined here."""
+    for cached in (
+        cfn_parsing.get_model_list,
+        cfn_parsing.get_model_map,
+        cfn_parsing.get_name_type_map,
+    ):
+        cached.cache_clear()
+
+
+class EventInvokeConfigResource(CloudFormationModel):
+    """AWS::Lambda::EventInvokeConfig (moto has no such CloudFormation type)."""
+
+    def __init__(self, function_arn: str, qualifier: str) -> None:
+        self.function_arn = function_arn
+        self.qualifier = qualifier
+
+    @property
+    def physical_resource_id(self) -> str:
+        return f"{self.function_arn}:{self.qualifier}"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::EventInvokeConfig"
+
+    @classmethod
+    def has_cfn_attr(cls, _attr: str) -> bool:
+        return False
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        _resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_kwargs: Any,
+    ) -> EventInvokeConfigResource:
+        properties = cloudformation_json["Properties"]
+        backend: Any = lambda_models.lambda_backends[account_id][region_name]
+        config = {
+            key: properties[key]
+            for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+            if key in properties
+        }
+        fn = backend.get_function(str(properties["FunctionName"]))
+        backend.put_function_event_invoke_config(fn.function_name, config)
+        return cls(str(fn.function_arn), str(properties.get("Qualifier", "$LATEST")))
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> EventInvokeConfigResource:
+        del original_resource  # the function's configuration is replaced as a whole
+        return cls.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls,
+        _resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        backend: Any = lambda_models.lambda_backends[account_id][region_name]
+        try:
+            fn = backend.get_function(str(cloudformation_json["Properties"]["FunctionName"]))
+        except UnknownFunctionException:
+            return
+        fn.event_invoke_config = []
+
+
+def lambda_event_invoke_configs() -> None:
+    """(f) AWS::Lambda::EventInvokeConfig is no moto CloudFormation type (skipped: the
+    function keeps the default retries and no destinations), and moto's
+    PutFunctionEventInvokeConfig / UpdateFunctionEventInvokeConfig append another config
+    while GetFunctionEventInvokeConfig keeps answering the first one. Create, update and
+    delete the resource; Put replaces the configuration, Update merges into it, as Lambda
+    does."""
+    if not _first_time("lambda_event_invoke_config"):
+        return
+    _clear_cloudformation_model_caches()
+
+    def put_function_event_invoke_config(
+        self: Any, function_name: str, config: dict[str, Any]
+    ) -> dict[str, Any]:
+        fn = self.get_function(function_name)
+        event_config = LambdaEventInvokeConfig(fn.function_arn, fn.last_modified, dict(config))
+        fn.event_invoke_config = [event_config]
+        response: dict[str, Any] = event_config.response()
+        return response
+
+    def update_function_event_invoke_config(
+        self: Any, function_name: str, config: dict[str, Any]
+    ) -> dict[str, Any]:
+        current = self.get_function_event_invoke_config(function_name)  # raises if none
+        merged = {
+            key: value
+            for key, value in current.items()
+            if key not in ("FunctionArn", "LastModified")
+        }
+        merged.update(config)
+        return put_function_event_invoke_config(self, function_name, merged)
+
+    LambdaBackend.put_function_event_invoke_config = put_function_event_invoke_config
+    LambdaBackend.update_function_event_invoke_config = update_function_event_invoke_config
+
+
+class EventBusPolicyResource(CloudFormationModel):
+    """AWS::Events::EventBusPolicy (moto has no such CloudFormation type)."""
+
+    def __init__(self, bus_name: str, statement_id: str) -> None:
+        self.bus_name = bus_name
+        self.statement_id = statement_id
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.statement_id
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Events::EventBusPolicy"
+
+    @classmethod
+    def has_cfn_attr(cls, _attr: str) -> bool:
+        return False
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        _resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_kwargs: Any,
+    ) -> EventBusPolicyResource:
+        properties = cloudformation_json["Properties"]
+        bus_name = str(properties.get("EventBusName") or "default")
+        statement_id = str(properties["StatementId"])
+        backend: Any = events_models.events_backends[account_id][region_name]
+        bus = backend.describe_event_bus(bus_name)
+        statement = properties.get("Statement")
+        if statement:
+            bus._statements[statement_id] = EventBusPolicyStatement.from_dict(
+                {"Effect": "Allow", "Resource": bus.arn, **statement, "Sid": statement_id}
+            )
+        else:  # the older Action / Principal / Condition form
+            backend.put_permission(
+                bus_name,
+                properties.get("Action"),
+                properties.get("Principal"),
+                statement_id,
+                properties.get("Condition"),
+                None,
+            )
+        return cls(bus_name, statement_id)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> EventBusPolicyResource:
+        backend: Any = events_models.events_backends[account_id][region_name]
+        with contextlib.suppress(EventsResourceNotFound):
+            backend.describe_event_bus(original_resource.bus_name).remove_statement(
+                original_resource.statement_id
+            )
+        return cls.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls,
+        _resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        properties = cloudformation_json["Properties"]
+        backend: Any = events_models.events_backends[account_id][region_name]
+        with contextlib.suppress(EventsResourceNotFound):
+            backend.describe_event_bus(
+                str(properties.get("EventBusName") or "default")
+            ).remove_statement(str(properties["StatementId"]))
+
+
+def event_bus_policies_from_cloudformation() -> None:
+    """(f) AWS::Events::EventBusPolicy is no moto CloudFormation type (skipped): the
+    Spinnaker account's bus would hold no policy, so no other account may put events on
+    it. Create (Statement, or the older Action/Principal/Condition), update and delete the
+    statement in the bus's resource policy."""
+    if not _first_time("event_bus_policy"):
+        return
+    _clear_cloudformation_model_caches()
