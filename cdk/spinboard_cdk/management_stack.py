@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from spinboard_cdk.account_events import ACCOUNT_EVENT_PATTERNS
+from spinboard_cdk.dead_letters import dead_letter_queue
 from spinboard_cdk.nag import acknowledge
 from spinboard_cdk.settings import Settings
 
@@ -119,18 +119,8 @@ class ManagementStack(Stack):
         forwarder.add_to_policy(
             iam.PolicyStatement(actions=["events:PutEvents"], resources=[bus_arn])
         )
-        dead_letters = sqs.Queue(
-            self,
-            "ForwardingDeadLetters",
-            retention_period=Duration.days(14),
-            enforce_ssl=True,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        acknowledge(
-            dead_letters,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the forwarding rules.",
+        dead_letters = dead_letter_queue(
+            self, "ForwardingDeadLetters", holds="events the forwarding rules could not deliver"
         )
         for name, pattern in ACCOUNT_EVENT_PATTERNS.items():
             events.Rule(

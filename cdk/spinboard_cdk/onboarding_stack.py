@@ -25,13 +25,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as lambda_destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from spinboard import halyard_document
 from spinboard_cdk.account_events import ACCOUNT_EVENT_PATTERNS
+from spinboard_cdk.dead_letters import dead_letter_queue
 from spinboard_cdk.nag import acknowledge
 from spinboard_cdk.service_catalog import DeploymentTargetProduct
 from spinboard_cdk.settings import Settings
@@ -557,19 +557,11 @@ class OnboardingStack(Stack):
     def _route_account_events(self) -> None:
         """Account lifecycle events (forwarded from the management account) -> AccountEvent."""
         s = self.settings
-        self.event_dead_letters = sqs.Queue(
+        self.event_dead_letters = dead_letter_queue(
             self,
             "AccountEventDeadLetters",
-            retention_period=Duration.days(14),
-            enforce_ssl=True,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        acknowledge(
-            self.event_dead_letters,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the account event rules and of the"
-            " AccountEvent function's asynchronous invocations.",
+            holds="account events the rules could not deliver and failed asynchronous"
+            " invocations of the AccountEvent function",
         )
         router = self.functions["AccountEvent"]
         router.configure_async_invoke(
