@@ -7,18 +7,15 @@ OU id) is checked by argparse, so a typo ends with exit code 2 and nothing is cr
 import argparse
 import re
 from collections.abc import Sequence
-from functools import cache
 
-import botocore.loaders
+from spinboard.regions import known_regions
+from spinboard.registry import Status
 
-from spinboard_cli.registry_view import Status
-
-# The same shapes the Lambda code checks (spinboard.identifiers, spinboard.request),
-# restated because the CLI is installed without the Lambda asset; tests/cli pins them.
+# The same shapes the Lambda code checks (spinboard.identifiers, spinboard.request), kept
+# as plain patterns for argparse; tests/cli pins them to the Lambda code.
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
 SPINNAKER_ACCOUNT_NAME = re.compile(r"[a-z0-9]+([-a-z0-9]*[a-z0-9])?")
 SPINNAKER_ACCOUNT_NAME_MAX_LENGTH = 63
-REGION_CODE = re.compile(r"[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}")
 # Organizations ids: a root (r-) or an organizational unit (ou-<root part>-<ou part>).
 ORGANIZATIONAL_UNIT_ID = re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32}")
 
@@ -47,18 +44,6 @@ def spinnaker_account_name(value: str) -> str:
             "starting and ending with a letter or digit (e.g. aws-payments-dev)"
         )
     return value
-
-
-@cache
-def known_regions() -> frozenset[str]:
-    """Every region code of every partition, from the endpoint data bundled with botocore."""
-    loader = botocore.loaders.create_loader()
-    codes: set[str] = set()
-    for partition in loader.load_data("endpoints")["partitions"]:
-        codes.update(partition["regions"])
-    for partition in loader.load_data("partitions")["partitions"]:
-        codes.update(partition["regions"])
-    return frozenset(code for code in codes if REGION_CODE.fullmatch(code))
 
 
 def region_list(value: str) -> tuple[str, ...]:

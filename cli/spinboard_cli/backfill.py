@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from botocore.exceptions import ClientError
 
+from spinboard.registry import Status
 from spinboard_cli.errors import UnknownOrganizationalUnit
 from spinboard_cli.executions import (
     describe_outcome,
@@ -38,12 +39,7 @@ from spinboard_cli.executions import (
     start_execution,
 )
 from spinboard_cli.organization_accounts import OrganizationAccount, OrganizationView
-from spinboard_cli.registry_view import (
-    ONBOARDING_STATUSES,
-    RegistryAccount,
-    RegistrySnapshot,
-    Status,
-)
+from spinboard_cli.registry_view import ONBOARDING_STATUSES, RegistryAccount, RegistrySnapshot
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient

@@ -30,6 +30,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from spinboard.registry import Status
 from spinboard_cli.backfill import (
     BackfillPlan,
     BackfillProgress,
@@ -38,7 +39,7 @@ from spinboard_cli.backfill import (
     PlannedAccount,
 )
 from spinboard_cli.executions import ExecutionOutcome
-from spinboard_cli.registry_view import RegistryAccount, RegistrySnapshot, Status, SyncLease
+from spinboard_cli.registry_view import RegistryAccount, RegistrySnapshot, SyncLease
 
 PLAIN_WIDTH = 160
 """Width when the output is not a terminal (and COLUMNS is not set)."""

@@ -10,28 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
+
+# The registry's own vocabulary, from the Lambda code that writes it (one source of truth).
+from spinboard.registry import Status, to_plain
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 ACCOUNT_PREFIX = "ACCOUNT#"
 LEASE_KEY = "LEASE#spinnaker-sync"
-
-
-class Status(StrEnum):
-    """An account's status in the registry (the same values as ``spinboard.registry.Status``)."""
-
-    PROVISIONING = "PROVISIONING"
-    ROLES_READY = "ROLES_READY"
-    REGISTERED = "REGISTERED"
-    OFFBOARDING = "OFFBOARDING"
-    OFFBOARDED = "OFFBOARDED"
-    FAILED = "FAILED"
 
 
 #: An OnboardAccount execution is driving the account.
@@ -125,18 +115,3 @@ def _lease(item: Mapping[str, Any]) -> SyncLease:
 
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
-
-
-def to_plain(value: Any) -> Any:
-    """DynamoDB values as JSON values: Decimal to int or float, sets to sorted lists."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, Mapping):
-        return {str(key): to_plain(item) for key, item in value.items()}
-    if isinstance(value, set | frozenset):
-        return sorted(to_plain(item) for item in value)
-    if isinstance(value, list | tuple):
-        return [to_plain(item) for item in value]
-    if isinstance(value, bytes | bytearray):
-        return value.hex()
-    return value

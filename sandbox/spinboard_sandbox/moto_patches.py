@@ -1672,7 +1672,7 @@ def deliver_to_target(rule: Any, target: Mapping[str, Any], event: Mapping[str, 
 
 
 def eventbridge_delivers_to_targets() -> None:
-    """(h) moto's EventBridge (Rule.send_to_targets) raises NotImplementedError for Lambda
+    """(h) moto's EventBridge (Rule.send_to_targets) fails ("not implemented") for Lambda
     and Step Functions targets, so PutEvents answers 500 as soon as a rule with one
     matches; it forwards to an event bus target as a new event of the target account (new
     id, `account`, `time`, `resources` lost) without the target bus's resource policy or
