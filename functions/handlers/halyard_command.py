@@ -8,7 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from spinboard import registry, sync_steps
 from spinboard.observability import logger, metrics
 from spinboard.onboarding import StepEvent
-from spinboard.role_chain import CLIENT_CONFIG
+from spinboard.role_chain import CLIENT_CONFIG, partition_of
 from spinboard.settings import (
     HALYARD_DOCUMENT_NAME,
     MINNAKER_INSTANCE_ID,
@@ -29,6 +29,7 @@ def send(step: StepEvent) -> dict[str, Any]:
         settings=settings,
         role_name=runtime_settings().managed_role_name,
         execution=step.execution,
+        partition=partition_of(boto3.Session()),
     )
     return command.to_dict()
 

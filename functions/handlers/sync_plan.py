@@ -2,11 +2,13 @@
 
 from typing import Any
 
+import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
 from spinboard import registry, sync_steps
 from spinboard.observability import metrics
 from spinboard.onboarding import StepEvent
+from spinboard.role_chain import partition_of
 from spinboard.settings import REGISTRY_TABLE, runtime_settings, sync_settings
 from spinboard.step_handler import step_handler
 
@@ -18,6 +20,7 @@ def handler(step: StepEvent) -> dict[str, Any]:  # noqa: ARG001
         table=registry.open_table(settings.registry_table),
         settings=settings,
         role_name=runtime_settings().managed_role_name,
+        partition=partition_of(boto3.Session()),
     )
     if not plan.wait:
         metrics.add_metric(name="SyncBatchSize", unit=MetricUnit.Count, value=plan.batch.size)

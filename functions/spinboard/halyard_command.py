@@ -29,8 +29,9 @@ from spinboard.errors import (
     MinnakerUnreachable,
 )
 from spinboard.identifiers import execution_name
-from spinboard.registry import MAX_ERROR_CHARS, Batch, trim
+from spinboard.registry import MAX_ERROR_CHARS, Account, PlannedUpsert, Status, trim
 from spinboard.settings import SyncSettings
+from spinboard.sync_plan import CommandLimits, SyncPlan
 from spinboard.timestamps import iso, parse_iso
 
 if TYPE_CHECKING:
@@ -62,10 +63,18 @@ class HalyardSettings:
     environment: str
     timeout_seconds: int
     role_name: str
-    """The managed role halyard assumes in each target account (``role/<name>``)."""
+    """The managed role halyard assumes in each target account."""
+    partition: str = "aws"
+    kubectl_command: str = halyard_document.DEFAULT_KUBECTL_COMMAND
+    clouddriver_path: str = halyard_document.DEFAULT_CLOUDDRIVER_PATH
+    apply_timeout_seconds: int = halyard_document.DEFAULT_APPLY_TIMEOUT_SECONDS
+    readiness_seconds: int = halyard_document.DEFAULT_READINESS_SECONDS
+    hal_call_seconds: int = 6
 
     @classmethod
-    def from_settings(cls, settings: SyncSettings, role_name: str) -> "HalyardSettings":
+    def from_settings(
+        cls, settings: SyncSettings, role_name: str, partition: str = "aws"
+    ) -> "HalyardSettings":
         return cls(
             document_name=settings.halyard_document_name,
             instance_id=settings.minnaker_instance_id,
@@ -73,49 +82,116 @@ class HalyardSettings:
             environment=settings.halyard_environment,
             timeout_seconds=settings.halyard_timeout_seconds,
             role_name=role_name,
+            partition=partition,
+            kubectl_command=settings.kubectl_command,
+            clouddriver_path=settings.clouddriver_path,
+            apply_timeout_seconds=settings.apply_timeout_seconds,
+            readiness_seconds=settings.readiness_seconds,
+            hal_call_seconds=settings.hal_call_seconds,
         )
 
-    def fixed_parameters(self) -> dict[str, str]:
+    def fixed_parameters(self, *, deploy_apply: bool = True) -> dict[str, str]:
         return {
             "HalCommand": self.hal_command,
             "Environment": self.environment,
-            "DeployApply": "true",
+            "KubectlCommand": self.kubectl_command,
+            "ClouddriverPath": self.clouddriver_path,
+            "Partition": self.partition,
+            "DeployApply": "true" if deploy_apply else "false",
+            "ApplyTimeoutSeconds": str(self.apply_timeout_seconds),
+            "ReadinessSeconds": str(self.readiness_seconds),
         }
 
+    def document(self) -> dict[str, Any]:
+        return halyard_document.document_content(self.hal_command, self.environment)
 
-def operations_budget(settings: HalyardSettings) -> int:
-    """Characters one command leaves for ``Operations`` (64 KB minus document and values)."""
-    document = halyard_document.document_content(settings.hal_command, settings.environment)
-    return halyard_document.operations_budget(document, settings.fixed_parameters())
+    def limits(self) -> CommandLimits:
+        """What one command may hold and take (``sync_plan`` cuts rounds with it)."""
+        return CommandLimits(
+            operations_chars=halyard_document.operations_budget(
+                self.document(), self.fixed_parameters()
+            ),
+            stdout_chars=halyard_document.stdout_budget(),
+            timeout_seconds=self.timeout_seconds,
+            hal_call_seconds=self.hal_call_seconds,
+            apply_seconds=self.apply_timeout_seconds,
+            readiness_seconds=self.readiness_seconds,
+            probe_seconds=halyard_document.DEFAULT_PROBE_ATTEMPTS
+            * halyard_document.DEFAULT_PROBE_INTERVAL_SECONDS,
+        )
 
 
-def operations(batch: Batch, role_name: str) -> list[halyard_document.Operation]:
+def command_operations(
+    plan: SyncPlan, index: int, role_name: str, accounts: Mapping[str, Account]
+) -> tuple[list[halyard_document.Operation], bool]:
+    """The operations of the plan's command ``index`` as it is sent now, and whether it applies.
+
+    Changes come from the plan (deletes first, so a renamed account's old name is gone
+    before its new one is added). A verification is sent only while the account is still
+    as planned (``accounts``: the registry now), unless its change is in the same command
+    (the program skips the verification of a change that failed). A command that applies
+    is sent only while something of the round still waits for the apply.
+    """
+    if not 0 <= index < len(plan.commands):
+        raise InvalidRequest(
+            f"the plan has {len(plan.commands)} commands; there is no command {index}"
+        )
+    command = plan.commands[index]
+    changes = set(command.changes)
     ops: list[halyard_document.Operation] = [
-        halyard_document.Delete(delete.account_name) for delete in batch.deletes
+        halyard_document.Delete(d.account_name)
+        for d in plan.batch.deletes
+        if d.account_id in changes
     ]
     ops += [
-        halyard_document.Upsert(upsert.account_name, upsert.account_id, role_name, upsert.regions)
-        for upsert in batch.upserts
+        halyard_document.Upsert(u.account_name, u.account_id, role_name, u.regions)
+        for u in plan.batch.upserts
+        if u.account_id in changes
     ]
-    return ops
+    verifies = set(command.verifies)
+    ops += [
+        halyard_document.Verify(u.account_name, u.account_id, u.regions)
+        for u in plan.batch.upserts
+        if u.account_id in verifies
+        and (u.account_id in changes or _as_planned(accounts.get(u.account_id), u))
+    ]
+    waiting = any(_as_planned(accounts.get(u.account_id), u) for u in plan.batch.upserts) or any(
+        (found := accounts.get(d.account_id)) is not None and found.status is Status.OFFBOARDING
+        for d in plan.batch.deletes
+    )
+    return ops, command.deploy_apply and (bool(changes) or waiting)
 
 
-def parameters(batch: Batch, settings: HalyardSettings) -> dict[str, list[str]]:
-    """The SendCommand parameters of ``batch``, checked as SSM will check them."""
+def _as_planned(account: Account | None, upsert: PlannedUpsert) -> bool:
+    return (
+        account is not None
+        and account.status is Status.ROLES_READY
+        and account.account_name == upsert.account_name
+        and account.regions == upsert.regions
+    )
+
+
+def parameters(
+    operations: list[halyard_document.Operation], settings: HalyardSettings, *, deploy_apply: bool
+) -> dict[str, list[str]]:
+    """The SendCommand parameters of one command, checked as SSM will check them."""
     try:
-        encoded = halyard_document.encode_operations(operations(batch, settings.role_name))
-        values = {"Operations": encoded, **settings.fixed_parameters()}
+        encoded = halyard_document.encode_operations(operations)
+        values = {"Operations": encoded, **settings.fixed_parameters(deploy_apply=deploy_apply)}
         halyard_document.validate_parameters(values)
     except ValueError as error:
         raise HalyardParametersRejected(
             f"the halyard command was not sent: {error}. The accounts come from the registry "
-            "and HalCommand/Environment from HALYARD_COMMAND/HALYARD_ENVIRONMENT."
+            "and the other values from the HALYARD_*, KUBECTL_COMMAND and CLOUDDRIVER_* "
+            "settings."
         ) from error
-    budget = operations_budget(settings)
-    if len(encoded) > budget:
+    limits = settings.limits()
+    stdout = sum(halyard_document.stdout_chars(op) for op in operations)
+    if len(encoded) > limits.operations_chars or stdout > limits.stdout_chars:
         raise HalyardParametersRejected(
-            f"the halyard command was not sent: parameter Operations holds {len(encoded)} "
-            f"characters and one command has room for {budget}. The plan splits batches to "
+            f"the halyard command was not sent: its {len(operations)} operations take "
+            f"{len(encoded)} characters (room: {limits.operations_chars}) and up to {stdout} "
+            f"characters of output (room: {limits.stdout_chars}). The plan sizes commands to "
             "fit; the SyncPlan and HalyardCommand functions must have the same settings."
         )
     return {name: [value] for name, value in values.items()}
@@ -126,12 +202,21 @@ class SentCommand:
     command_id: str
     instance_id: str
     sent_at: datetime
+    index: int = 0
+    operations: str = ""
+    deploy_apply: bool = False
+    skipped: bool = False
+    """Nothing was left to do: no SSM command was sent."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "commandId": self.command_id,
             "instanceId": self.instance_id,
             "sentAt": iso(self.sent_at),
+            "index": self.index,
+            "operations": self.operations,
+            "deployApply": self.deploy_apply,
+            "skipped": self.skipped,
         }
 
     @classmethod
@@ -139,30 +224,58 @@ class SentCommand:
         if isinstance(raw, Mapping):
             command_id, instance_id = raw.get("commandId"), raw.get("instanceId")
             sent_at = parse_iso(raw.get("sentAt"))
-            if isinstance(command_id, str) and isinstance(instance_id, str) and sent_at:
-                return cls(command_id, instance_id, sent_at)
+            index, operations = raw.get("index", 0), raw.get("operations", "")
+            if (
+                isinstance(command_id, str)
+                and isinstance(instance_id, str)
+                and sent_at
+                and isinstance(index, int)
+                and isinstance(operations, str)
+            ):
+                return cls(
+                    command_id,
+                    instance_id,
+                    sent_at,
+                    index,
+                    operations,
+                    raw.get("deployApply") is True,
+                    raw.get("skipped") is True,
+                )
         raise InvalidRequest(
-            'the command to check must be {"commandId", "instanceId", "sentAt"} as the '
+            'the command to check must be {"commandId", "instanceId", "sentAt", ...} as the '
             "SendHalyardCommand step returned it"
         )
 
 
 def send(
-    ssm: "SSMClient", batch: Batch, settings: HalyardSettings, *, execution: str, now: datetime
+    ssm: "SSMClient",
+    plan: SyncPlan,
+    index: int,
+    settings: HalyardSettings,
+    accounts: Mapping[str, Account],
+    *,
+    execution: str,
+    now: datetime,
 ) -> SentCommand:
-    """SendCommand of the halyard document with ``batch`` on the Minnaker instance."""
-    params = parameters(batch, settings)
+    """SendCommand of the halyard document with the plan's command ``index``."""
+    operations, deploy_apply = command_operations(plan, index, settings.role_name, accounts)
+    params = parameters(operations, settings, deploy_apply=deploy_apply)
+    encoded = params["Operations"][0]
+    if not operations and not deploy_apply:
+        return SentCommand("", settings.instance_id, now, index, "", False, skipped=True)
     try:
         response = ssm.send_command(
             DocumentName=settings.document_name,
             InstanceIds=[settings.instance_id],
             Parameters=params,
             TimeoutSeconds=settings.timeout_seconds,
-            Comment=f"Spinboard sync {execution_name(execution)}"[:_COMMENT_LIMIT],
+            Comment=f"Spinboard sync {execution_name(execution)} #{index + 1}"[:_COMMENT_LIMIT],
         )
     except ClientError as error:
         raise _send_error(error, settings) from error
-    return SentCommand(response["Command"]["CommandId"], settings.instance_id, now)
+    return SentCommand(
+        response["Command"]["CommandId"], settings.instance_id, now, index, encoded, deploy_apply
+    )
 
 
 def _send_error(error: ClientError, settings: HalyardSettings) -> Exception:
@@ -209,10 +322,17 @@ class CommandStatus:
             "statusDetails": self.status_details,
             "output": self.output,
             "results": [
-                {"verb": result.verb, "subject": result.subject, "outcome": result.outcome}
+                {
+                    "verb": result.verb,
+                    "subject": result.subject,
+                    "outcome": result.outcome,
+                    "step": result.step,
+                    "reason": result.reason,
+                }
                 for result in self.script.results
             ],
             "failed": self.script.failed,
+            "complete": self.script.done,
             "durationSeconds": self.duration_seconds,
         }
 
@@ -221,6 +341,10 @@ def check(
     ssm: "SSMClient", command: SentCommand, *, now: datetime, timeout_seconds: int
 ) -> CommandStatus:
     """Where the command is; cancels it and raises ``HalyardTimeout`` once it is too late."""
+    if command.skipped:
+        return CommandStatus(
+            command, True, True, "Skipped", "Skipped", "", halyard_document.parse_output(""), 0.0
+        )
     try:
         invocation: Mapping[str, Any] = ssm.get_command_invocation(
             CommandId=command.command_id, InstanceId=command.instance_id
@@ -251,7 +375,7 @@ def check(
         status=status,
         status_details=details,
         output=_output(stdout, stderr),
-        script=halyard_document.parse_output(stdout),
+        script=halyard_document.parse_output(stdout, stderr),
         duration_seconds=round(elapsed, 3) if done else None,
     )
 

@@ -1,39 +1,48 @@
 """The SSM Command document that converges Spinnaker's AWS accounts in halyard (Parts 6-7).
 
-One ``aws:runShellScript`` step on the Minnaker instance applies a whole batch. First it
-probes, with the instance's own credentials, that the managed role of every account to
-upsert can be assumed (a new role may not be for 10-60 s: IAM propagation); a role that
-never becomes assumable fails the command before halyard is touched. Then, for each
-account to upsert, ``hal config provider aws account get NAME`` decides between ``account
-edit`` (it exists) and ``account add``; each account to delete is deleted only if ``get``
-finds it; then ``hal config provider aws enable`` and, unless told otherwise, ONE
-``hal deploy apply``. A re-run of the same batch converges to the same halconfig.
+One ``aws:runShellScript`` step on the Minnaker instance runs one command of a sync round.
+The bash part only checks every parameter again against its ``allowedPattern`` and hands
+the values, as separate arguments, to a python3 program (standard library only, run with
+``python3 -I -S``: Minnaker hosts have python3, not boto3 or the AWS CLI). The program:
 
-The probe is a small python3 program (``PROBE_PROGRAM``) using only the standard library,
-run with ``python3 -I -S`` (no site-packages: Minnaker hosts have python3, not
-necessarily boto3 or the AWS CLI). Credentials come from the environment
-(``AWS_ACCESS_KEY_ID``...) or else from IMDSv2 (the instance profile); the STS endpoint is
-``AWS_ENDPOINT_URL_STS``/``AWS_ENDPOINT_URL`` or else ``https://sts.<region>.amazonaws.com``;
-the request is a SigV4-signed ``AssumeRole`` (session ``spinboard-probe``, 900 s), and
-HTTP 200 means assumable. ``ProbeAttempts`` (0 = no probe) and ``ProbeIntervalSeconds``
-bound the wait.
+1. probes, with the instance's own credentials, that the managed role of every account to
+   upsert can be assumed (IAM propagation: 10-60 s); an account whose role never becomes
+   assumable fails alone;
+2. reads halyard's state ONCE, as JSON (``hal config --no-validate -q -o json``: the
+   current deployment, printed by Jackson; no human text is parsed), and decides for each
+   operation: ``account add`` (absent), ``account edit`` (different), nothing (identical),
+   a failure (the name belongs to another provider: halyard names are unique across
+   providers), ``account delete`` (present) or nothing (absent);
+3. runs each hal call as an argument list (never through a shell); a failed call fails
+   only its account, the others carry on;
+4. when ``DeployApply`` is true: ``hal config provider aws enable`` if the provider is
+   off, then ONE ``hal deploy apply --wait-for-completion`` bounded by
+   ``ApplyTimeoutSeconds``;
+5. for each ``verify`` operation, asks clouddriver itself whether it serves the account
+   with the right account id and regions (``<KubectlCommand> get --raw
+   <ClouddriverPath>/credentials/NAME``: the Kubernetes API server's service proxy, so the
+   clouddriver image needs no curl), until ``ReadinessSeconds`` have passed.
 
-Safety rests on the parameters' ``allowedPattern``s, the single source of truth below:
-SSM refuses a value that does not match before anything runs, the script checks again
-with the same regular expressions (written in the common subset of POSIX ERE, Python
-``re`` and Java regex), and no pattern admits a quote, ``$``, backtick, ``;``, ``|``,
-``&``, ``<``, ``>``, braces, glob characters or a newline. Values are substituted inside
-single quotes and every hal argument is passed as a separate word (no ``eval``).
+Output is made for a program and bounded: stdout carries exactly one line per operation,
+``SPINBOARD-RESULT <verb> <name> <outcome>`` or ``SPINBOARD-FAILED <verb> <name> <step>
+exit=<n> <reason>`` (reason: at most ``REASON_CHARS`` characters of halyard's message,
+colour codes removed and line wrapping undone), a few lines about the whole command, and
+``SPINBOARD-DONE`` at the end. The planner sizes every command so these lines stay within
+the 24,000 characters GetCommandInvocation returns; failure lines and halyard's own
+output of a failed call also go to stderr, at most ``MAX_SCRIPT_STDERR_CHARS`` in all
+(SSM returns 8,000).
 
-Output is made for a program: stdout carries only lines ``SPINBOARD-RESULT <verb>
-<subject> <outcome>`` (and ``SPINBOARD-FAILED ...`` / ``SPINBOARD-DONE ...``), so they
-stay within the first 24,000 characters SSM returns; halyard's own output goes to stderr
-(its last 6,000 characters) only when a call fails, within SSM's 8,000.
+Safety rests on the parameters' ``allowedPattern``s. SSM evaluates them with
+java.util.regex, which recurses once per repetition of a group and overflows its stack on
+long values, so every pattern is a flat character class (or a short alternation); the
+structure of a value (items, words, ``NAME=value`` pairs) is checked by
+``validate_parameters`` in Python and again by the program, with the same expressions. No
+pattern admits a quote, ``$``, backtick, ``;``, ``|``, ``&``, ``<``, ``>``, braces, glob
+characters or a newline, and values are substituted inside single quotes.
 
 This module only uses the standard library and lives in the Lambda asset: the CDK stack
-builds the document from it, and the sync functions encode batches (``encode_operations``),
-check them against the same patterns (``validate_parameters``) and read the results
-(``parse_output``) with it, so both sides share one definition.
+builds the document from it and the sync functions encode, size and read commands with
+it, so both sides share one definition.
 """
 
 from __future__ import annotations
@@ -42,68 +51,107 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar
 
-# --- parameter patterns (the single source of truth) ----------------------------------
+# --- the structure of values (Python re here, the same expressions in the program) -------
 
 # Spinnaker account names: clouddriver splits cache keys on ':' and a '.' broke its
-# /credentials/{account} endpoint. Same language as ^[a-z0-9]+([-a-z0-9]*[a-z0-9])?$,
-# written without ambiguity so no regex engine backtracks on long inputs.
+# /credentials/{account} endpoint. Same language as ^[a-z0-9]+([-a-z0-9]*[a-z0-9])?$.
 NAME = "[a-z0-9]+(-+[a-z0-9]+)*"
+MAX_NAME_CHARS = 63
 ACCOUNT_ID = "[0-9]{12}"
-# IAM role names are [\w+=,.@-]{1,64}; \w is spelled out (ASCII) for every engine.
+# IAM role names are [\w+=,.@-]{1,64}; \w is spelled out (ASCII).
 ROLE_NAME = "[A-Za-z0-9+=,.@_-]{1,64}"
 REGIONS = "[a-z0-9-]+(,[a-z0-9-]+)*"
 UPSERT = f"upsert:{NAME}:{ACCOUNT_ID}:{ROLE_NAME}:{REGIONS}"
 DELETE = f"delete:{NAME}"
-_ITEM = f"({UPSERT}|{DELETE})"
-_WORD = "[A-Za-z0-9./_=:-]+"
-_PAIR = "[A-Z_][A-Z0-9_]*=[A-Za-z0-9./_:-]*"
+VERIFY = f"verify:{NAME}:{ACCOUNT_ID}:{REGIONS}"
+ITEM = f"({UPSERT}|{DELETE}|{VERIFY})"
+WORD = "[A-Za-z0-9./_=:-]+"
+PAIR = "[A-Z_][A-Z0-9_]*=[A-Za-z0-9./_:-]*"
 
-OPERATIONS_PATTERN = f"^({_ITEM}( {_ITEM})*)?$"
-HAL_COMMAND_PATTERN = f"^{_WORD}( {_WORD})*$"
-ENVIRONMENT_PATTERN = f"^({_PAIR}( {_PAIR})*)?$"
+# --- the allowedPatterns: flat, linear for java.util.regex, Go regexp and bash --------
+
+OPERATIONS_PATTERN = "^[A-Za-z0-9:,.+=@_ -]*$"
+HAL_COMMAND_PATTERN = "^[A-Za-z0-9./_=: -]+$"
+ENVIRONMENT_PATTERN = "^[A-Za-z0-9./_=: -]*$"
+CLOUDDRIVER_PATH_PATTERN = "^/[A-Za-z0-9./_:-]*$"
+PARTITION_PATTERN = "^(aws|aws-cn|aws-us-gov)$"
 DEPLOY_APPLY_PATTERN = "^(true|false)$"
 PROBE_NUMBER_PATTERN = "^[0-9]{1,2}$"
+SECONDS_PATTERN = "^[0-9]{1,5}$"
 
 PARAMETER_PATTERNS: Mapping[str, str] = {
     "Operations": OPERATIONS_PATTERN,
     "HalCommand": HAL_COMMAND_PATTERN,
     "Environment": ENVIRONMENT_PATTERN,
+    "KubectlCommand": HAL_COMMAND_PATTERN,
+    "ClouddriverPath": CLOUDDRIVER_PATH_PATTERN,
+    "Partition": PARTITION_PATTERN,
     "DeployApply": DEPLOY_APPLY_PATTERN,
+    "ApplyTimeoutSeconds": SECONDS_PATTERN,
+    "ReadinessSeconds": SECONDS_PATTERN,
     "ProbeAttempts": PROBE_NUMBER_PATTERN,
     "ProbeIntervalSeconds": PROBE_NUMBER_PATTERN,
 }
-# Shell variables the script reads each parameter into.
+# The structure a value must also have: each space-separated part matches; may be empty.
+PART_PATTERNS: Mapping[str, tuple[str, bool]] = {
+    "Operations": (ITEM, True),
+    "HalCommand": (WORD, False),
+    "Environment": (PAIR, True),
+    "KubectlCommand": (WORD, False),
+}
+# Shell variables the script reads each parameter into, in the program's argument order.
 _SCRIPT_VARIABLES: Mapping[str, str] = {
     "Operations": "OPERATIONS",
     "HalCommand": "HAL_COMMAND",
     "Environment": "HAL_ENVIRONMENT",
+    "KubectlCommand": "KUBECTL_COMMAND",
+    "ClouddriverPath": "CLOUDDRIVER_PATH",
+    "Partition": "PARTITION",
     "DeployApply": "DEPLOY_APPLY",
+    "ApplyTimeoutSeconds": "APPLY_TIMEOUT",
+    "ReadinessSeconds": "READINESS",
     "ProbeAttempts": "PROBE_ATTEMPTS",
     "ProbeIntervalSeconds": "PROBE_INTERVAL",
 }
 
 DEFAULT_HAL_COMMAND = "kubectl -n spinnaker exec -i halyard-0 -- hal"
 DEFAULT_ENVIRONMENT = "KUBECONFIG=/etc/rancher/k3s/k3s.yaml"
+DEFAULT_KUBECTL_COMMAND = "kubectl"
+# Halyard deploys clouddriver as the service spin-clouddriver:7002 in namespace spinnaker.
+DEFAULT_CLOUDDRIVER_PATH = "/api/v1/namespaces/spinnaker/services/spin-clouddriver:7002/proxy"
+DEFAULT_APPLY_TIMEOUT_SECONDS = 1200
+DEFAULT_READINESS_SECONDS = 600
 # IAM propagation: a new role may not be assumable for 10-60 s.
 DEFAULT_PROBE_ATTEMPTS = 12
 DEFAULT_PROBE_INTERVAL_SECONDS = 5
 # SSM counts the document and the parameter values of one command against 64 KB.
 MAX_COMMAND_CHARS = 64 * 1024
+# GetCommandInvocation returns the first 24,000 characters of stdout, 8,000 of stderr.
+MAX_STDOUT_CHARS = 24_000
+MAX_STDERR_CHARS = 8_000
+MAX_SCRIPT_STDERR_CHARS = 7_000
+STDOUT_RESERVE_CHARS = 1_500
+"""stdout the lines about the whole command may take (enable, apply, a failure, DONE)."""
+REASON_CHARS = 160
+HAL_CALL_TIMEOUT_SECONDS = 600
 EXECUTION_TIMEOUT_SECONDS = 3600
 RESULT_PREFIX = "SPINBOARD-RESULT"
 FAILED_PREFIX = "SPINBOARD-FAILED"
 DONE_PREFIX = "SPINBOARD-DONE"
+_LONGEST_STEP = "account-delete"
+_LONGEST_EXIT = "exit=255"
+
+_PARTS_RE = {name: re.compile(part) for name, (part, _) in PART_PATTERNS.items()}
 
 
 def validate_parameters(params: Mapping[str, str | Sequence[str]]) -> None:
-    """Apply the documents' allowedPatterns as SSM does before running a command.
+    """Apply the document's allowedPatterns, and the structure of each value.
 
     ``params`` maps parameter names to a value or, as in ``ssm.send_command``, to a list
-    holding one value. Missing parameters take the document's defaults (not checked
-    here: they are checked when the document is built). Raises ``ValueError`` naming
-    the parameter.
+    holding one value. Missing parameters take the document's defaults. Raises
+    ``ValueError`` naming the parameter.
     """
     for name, raw in params.items():
         if name not in PARAMETER_PATTERNS:
@@ -116,6 +164,24 @@ def validate_parameters(params: Mapping[str, str | Sequence[str]]) -> None:
                 f"parameter {name} does not match its allowedPattern "
                 f"{PARAMETER_PATTERNS[name]}: {_shorten(value)!r}"
             )
+        problem = structure_problem(name, value)
+        if problem:
+            raise ValueError(f"parameter {name} is malformed: {problem}")
+
+
+def structure_problem(name: str, value: str) -> str | None:
+    """What is wrong with the parts of ``value`` (split on single spaces), if anything."""
+    if name not in PART_PATTERNS:
+        return None
+    part, may_be_empty = PART_PATTERNS[name]
+    if value == "":
+        return None if may_be_empty else "it is empty"
+    for index, piece in enumerate(value.split(" "), start=1):
+        if not _PARTS_RE[name].fullmatch(piece):
+            return f"part {index} ({_shorten(piece, 80)!r}) does not match {part}"
+        if name == "Operations" and len(piece.split(":")[1]) > MAX_NAME_CHARS:
+            return f"part {index} names an account longer than {MAX_NAME_CHARS} characters"
+    return None
 
 
 def _single_value(name: str, raw: str | Sequence[str]) -> str:
@@ -134,80 +200,86 @@ def _shorten(value: str, limit: int = 120) -> str:
 # --- the document -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DocumentDefaults:
+    """The defaults the stack gives the parameters (the functions pass every value)."""
+
+    hal_command: str = DEFAULT_HAL_COMMAND
+    environment: str = DEFAULT_ENVIRONMENT
+    kubectl_command: str = DEFAULT_KUBECTL_COMMAND
+    clouddriver_path: str = DEFAULT_CLOUDDRIVER_PATH
+    partition: str = "aws"
+    apply_timeout_seconds: int = DEFAULT_APPLY_TIMEOUT_SECONDS
+    readiness_seconds: int = DEFAULT_READINESS_SECONDS
+    probe_attempts: int = DEFAULT_PROBE_ATTEMPTS
+    probe_interval_seconds: int = DEFAULT_PROBE_INTERVAL_SECONDS
+
+    def values(self) -> dict[str, str]:
+        return {
+            "Operations": "",
+            "HalCommand": self.hal_command,
+            "Environment": self.environment,
+            "KubectlCommand": self.kubectl_command,
+            "ClouddriverPath": self.clouddriver_path,
+            "Partition": self.partition,
+            "DeployApply": "true",
+            "ApplyTimeoutSeconds": str(self.apply_timeout_seconds),
+            "ReadinessSeconds": str(self.readiness_seconds),
+            "ProbeAttempts": str(self.probe_attempts),
+            "ProbeIntervalSeconds": str(self.probe_interval_seconds),
+        }
+
+
+_DESCRIPTIONS: Mapping[str, str] = {
+    "Operations": (
+        "Space-separated operations: upsert:<name>:<accountId>:<roleName>:<region>[,...] adds "
+        "or edits an account; delete:<name> removes one if present; "
+        "verify:<name>:<accountId>:<region>[,...] waits until clouddriver serves it."
+    ),
+    "HalCommand": "The command that runs hal, split on spaces (never evaluated by a shell).",
+    "Environment": "Space-separated NAME=value pairs for hal and kubectl (e.g. KUBECONFIG).",
+    "KubectlCommand": "The command that runs kubectl on the instance, split on spaces.",
+    "ClouddriverPath": (
+        "The API server path of clouddriver's service proxy; /credentials/<name> is appended."
+    ),
+    "Partition": "aws, aws-cn or aws-us-gov: the managed roles' partition.",
+    "DeployApply": "true: enable the aws provider if needed and run 'hal deploy apply' once.",
+    "ApplyTimeoutSeconds": "The longest 'hal deploy apply --wait-for-completion' may take.",
+    "ReadinessSeconds": "How long verify operations wait for clouddriver to serve accounts.",
+    "ProbeAttempts": (
+        "sts:AssumeRole into each upserted account's role this many times at most until it "
+        "succeeds (IAM propagation); 0 = no probe."
+    ),
+    "ProbeIntervalSeconds": "Seconds between two probe attempts, and between readiness checks.",
+}
+
+
 def document_content(
     command_prefix_default: str = DEFAULT_HAL_COMMAND,
     environment_default: str = DEFAULT_ENVIRONMENT,
     *,
-    probe_attempts_default: int = DEFAULT_PROBE_ATTEMPTS,
-    probe_interval_default: int = DEFAULT_PROBE_INTERVAL_SECONDS,
+    defaults: DocumentDefaults | None = None,
 ) -> dict[str, Any]:
     """The SSM Command document (schemaVersion 2.2) as a dict, ready for ``CfnDocument``."""
-    validate_parameters(
-        {
-            "HalCommand": command_prefix_default,
-            "Environment": environment_default,
-            "ProbeAttempts": str(probe_attempts_default),
-            "ProbeIntervalSeconds": str(probe_interval_default),
-        }
-    )
+    chosen = defaults or DocumentDefaults(command_prefix_default, environment_default)
+    values = chosen.values()
+    validate_parameters(values)
     return {
         "schemaVersion": "2.2",
         "description": (
-            "Spinboard: check that this instance can assume each new account's role, then "
-            "add, edit or delete Spinnaker AWS accounts with halyard, enable the aws provider "
-            "and run one 'hal deploy apply'. Prints one SPINBOARD-RESULT line per operation on "
-            "stdout; exits non-zero naming the operation that failed."
+            "Spinboard: check that this instance can assume each new account's role, add, "
+            "edit or delete Spinnaker AWS accounts with halyard, run 'hal deploy apply' at "
+            "most once and wait until clouddriver serves the accounts. One SPINBOARD-RESULT "
+            "or SPINBOARD-FAILED line per operation on stdout."
         ),
         "parameters": {
-            "Operations": {
+            name: {
                 "type": "String",
-                "description": (
-                    "Space-separated operations: "
-                    "upsert:<name>:<accountId>:<roleName>:<region>[,<region>...] adds or "
-                    "edits an account assuming role/<roleName>; delete:<name> removes one "
-                    "if present. Names are lowercase letters, digits and inner hyphens."
-                ),
-                "default": "",
-                "allowedPattern": OPERATIONS_PATTERN,
-            },
-            "HalCommand": {
-                "type": "String",
-                "description": (
-                    "The command that runs hal, split on spaces (never evaluated by a shell)."
-                ),
-                "default": command_prefix_default,
-                "allowedPattern": HAL_COMMAND_PATTERN,
-            },
-            "Environment": {
-                "type": "String",
-                "description": (
-                    "Space-separated NAME=value pairs exported before hal runs "
-                    "(e.g. KUBECONFIG=/etc/rancher/k3s/k3s.yaml)."
-                ),
-                "default": environment_default,
-                "allowedPattern": ENVIRONMENT_PATTERN,
-            },
-            "DeployApply": {
-                "type": "String",
-                "description": "true: run 'hal deploy apply' once after the operations.",
-                "default": "true",
-                "allowedPattern": DEPLOY_APPLY_PATTERN,
-            },
-            "ProbeAttempts": {
-                "type": "String",
-                "description": (
-                    "Before any hal call, sts:AssumeRole into each upserted account's role "
-                    "this many times at most until it succeeds (IAM propagation); 0 = no probe."
-                ),
-                "default": str(probe_attempts_default),
-                "allowedPattern": PROBE_NUMBER_PATTERN,
-            },
-            "ProbeIntervalSeconds": {
-                "type": "String",
-                "description": "Seconds between two probe attempts.",
-                "default": str(probe_interval_default),
-                "allowedPattern": PROBE_NUMBER_PATTERN,
-            },
+                "description": _DESCRIPTIONS[name],
+                "default": values[name],
+                "allowedPattern": PARAMETER_PATTERNS[name],
+            }
+            for name in PARAMETER_PATTERNS
         },
         "mainSteps": [
             {
@@ -236,13 +308,17 @@ def render_script() -> str:
         f"{_SCRIPT_VARIABLES[parameter]}_PATTERN='{pattern}'"
         for parameter, pattern in PARAMETER_PATTERNS.items()
     )
+    checks = "\n".join(
+        f"check {variable} {parameter}" for parameter, variable in _SCRIPT_VARIABLES.items()
+    )
+    arguments = " ".join(f'"${variable}"' for variable in _SCRIPT_VARIABLES.values())
     return (
         _SCRIPT.replace("@ASSIGNMENTS@", assignments)
         .replace("@PATTERNS@", patterns)
-        .replace("@PROBE_PROGRAM@", PROBE_PROGRAM.strip("\n"))
-        .replace("@RESULT@", RESULT_PREFIX)
+        .replace("@CHECKS@", checks)
+        .replace("@ARGUMENTS@", arguments)
+        .replace("@PROGRAM@", CONVERGE_PROGRAM.strip("\n"))
         .replace("@FAILED@", FAILED_PREFIX)
-        .replace("@DONE@", DONE_PREFIX)
     )
 
 
@@ -276,7 +352,7 @@ def parameter_values(
     return values
 
 
-# --- encoding the batch and reading the output ---------------------------------------
+# --- operations, their size and their output ------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -286,6 +362,8 @@ class Upsert:
     role_name: str
     regions: tuple[str, ...]
 
+    verb: ClassVar[str] = "upsert"
+
     def encode(self) -> str:
         return f"upsert:{self.name}:{self.account_id}:{self.role_name}:{','.join(self.regions)}"
 
@@ -294,43 +372,48 @@ class Upsert:
 class Delete:
     name: str
 
+    verb: ClassVar[str] = "delete"
+
     def encode(self) -> str:
         return f"delete:{self.name}"
 
 
-Operation = Upsert | Delete
+@dataclass(frozen=True)
+class Verify:
+    name: str
+    account_id: str
+    regions: tuple[str, ...]
+
+    verb: ClassVar[str] = "verify"
+
+    def encode(self) -> str:
+        return f"verify:{self.name}:{self.account_id}:{','.join(self.regions)}"
+
+
+Operation = Upsert | Delete | Verify
 
 
 def encode_operations(operations: Iterable[Operation]) -> str:
-    """The ``Operations`` value of a batch; each account may appear once."""
+    """The ``Operations`` value of a command; an account appears at most once per verb."""
     items = list(operations)
-    names = [operation.name for operation in items]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+    keys = [(operation.verb, operation.name) for operation in items]
+    duplicates = sorted({f"{verb} {name}" for verb, name in keys if keys.count((verb, name)) > 1})
     if duplicates:
-        raise ValueError(f"accounts named more than once in one batch: {', '.join(duplicates)}")
+        raise ValueError(f"accounts named more than once in one command: {', '.join(duplicates)}")
     encoded = " ".join(operation.encode() for operation in items)
     validate_parameters({"Operations": encoded})
     return encoded
 
 
-def batch_operations(operations: Iterable[Operation], max_chars: int) -> list[str]:
-    """Split a batch into ``Operations`` values of at most ``max_chars`` characters.
+def stdout_chars(operation: Operation) -> int:
+    """The most stdout the program writes about ``operation``: one line, either form."""
+    failed = f"{FAILED_PREFIX} {operation.verb} {operation.name} {_LONGEST_STEP} {_LONGEST_EXIT} "
+    return len(failed) + REASON_CHARS + 1
 
-    A command's document plus parameter values must stay under 64 KB: about 580
-    upserts fit in one command next to this document. Apply only after the last batch
-    (``DeployApply=false`` for the others).
-    """
-    batches: list[list[Operation]] = [[]]
-    size = 0
-    for operation in operations:
-        cost = len(operation.encode()) + (1 if batches[-1] else 0)
-        if batches[-1] and size + cost > max_chars:
-            batches.append([])
-            cost = len(operation.encode())
-            size = 0
-        batches[-1].append(operation)
-        size += cost
-    return [encode_operations(batch) for batch in batches if batch]
+
+def stdout_budget() -> int:
+    """The stdout the operations of one command may take (SSM returns the first 24,000)."""
+    return MAX_STDOUT_CHARS - STDOUT_RESERVE_CHARS
 
 
 def operations_budget(document: Mapping[str, Any], other_values: Mapping[str, str]) -> int:
@@ -341,56 +424,70 @@ def operations_budget(document: Mapping[str, Any], other_values: Mapping[str, st
     return MAX_COMMAND_CHARS - used - 1024  # headroom for SSM's own envelope
 
 
-Outcome = Literal[
-    "assumable", "added", "edited", "removed", "absent", "enabled", "applied", "skipped"
-]
-
-
 @dataclass(frozen=True)
 class ScriptResult:
     verb: str
     subject: str
     outcome: str
+    """added, edited, unchanged, removed, absent, served, skipped, enabled, applied; or
+    ``failed``, with ``step`` and ``reason``."""
+    step: str = ""
+    reason: str = ""
 
 
 @dataclass(frozen=True)
 class ScriptOutput:
     results: tuple[ScriptResult, ...]
     failed: str | None
-    """The SPINBOARD-FAILED line without its prefix, when an operation failed."""
+    """The first SPINBOARD-FAILED line about the whole command (not one account), if any."""
     done: bool
 
-    def outcome(self, verb: str, subject: str) -> str | None:
+    def result(self, verb: str, subject: str) -> ScriptResult | None:
         for result in self.results:
             if (result.verb, result.subject) == (verb, subject):
-                return result.outcome
+                return result
         return None
 
+    def outcome(self, verb: str, subject: str) -> str | None:
+        found = self.result(verb, subject)
+        return found.outcome if found else None
 
-def parse_output(stdout: str) -> ScriptOutput:
-    """Read the machine lines of the script's stdout (other lines are ignored)."""
-    results: list[ScriptResult] = []
+
+ACCOUNT_VERBS = frozenset({"upsert", "delete", "verify"})
+
+
+def parse_output(stdout: str, stderr: str = "") -> ScriptOutput:
+    """Read the machine lines of the program's output; other lines are ignored.
+
+    stdout is read first; stderr repeats every failure line with halyard's words after it,
+    so a failure is found even in output cut short by SSM.
+    """
+    results: dict[tuple[str, str], ScriptResult] = {}
     failed: str | None = None
     done = False
-    for line in stdout.splitlines():
-        fields = line.split()
-        if not fields:
-            continue
+    for line in [*stdout.splitlines(), *stderr.splitlines()]:
+        fields = line.split(" ")
         if fields[0] == RESULT_PREFIX and len(fields) == 4:
-            results.append(ScriptResult(fields[1], fields[2], fields[3]))
-        elif fields[0] == FAILED_PREFIX:
-            failed = " ".join(fields[1:])
+            results.setdefault((fields[1], fields[2]), ScriptResult(*fields[1:4]))
+        elif fields[0] == FAILED_PREFIX and len(fields) >= 5:
+            verb, subject, step = fields[1], fields[2], fields[3]
+            if verb in ACCOUNT_VERBS:
+                reason = " ".join(fields[5:])
+                results.setdefault(
+                    (verb, subject), ScriptResult(verb, subject, "failed", step, reason)
+                )
+            elif failed is None:
+                failed = " ".join(fields[1:])
         elif fields[0] == DONE_PREFIX:
             done = True
-    return ScriptOutput(tuple(results), failed, done)
+    return ScriptOutput(tuple(results.values()), failed, done)
 
 
-# The probe run by the script (python3 -I -S, standard library only). Arguments: attempts,
-# interval seconds, then NAME:ACCOUNT_ID:ROLE_NAME per account. Written with single
-# quotes and without double braces: it is embedded in the JSON document, where SSM
-# replaces double-brace placeholders.
-_PROBE_TEMPLATE = r"""
-import datetime, hashlib, hmac, html, json, os, re, sys, time
+# The probe and converge programs (python3 -I -S, standard library only, Python 3.8+).
+# Written with single quotes and without double braces: they are embedded in the JSON
+# document, where SSM replaces double-brace placeholders.
+_PROBE_FUNCTIONS = r"""
+import datetime, hashlib, hmac, html, json, os, re, subprocess, sys, time
 from urllib import error as E, parse as P, request as R
 
 ENV = os.environ
@@ -480,52 +577,332 @@ def assume(endpoint, region, keys, role_arn):
     detail = ': '.join(html.unescape(m.group(1)) for m in found if m) or text[:300]
     return None if code == 200 else f'HTTP {code} {detail}'
 
-
-def main(argv):
-    attempts, interval, targets = int(argv[1]), int(argv[2]), argv[3:]
-    try:
-        keys, region = credentials(), region_name().strip()
-    except (OSError, ValueError, KeyError, IndexError) as failure:
-        print('@FAILED@ probe instance credentials exit=1', flush=True)
-        print(f'Spinboard: no instance credentials to probe with: {failure!r}', file=sys.stderr)
-        return 1
-    partition = {'cn': 'aws-cn', 'us-gov': 'aws-us-gov'}.get(region.rsplit('-', 2)[0], 'aws')
-    suffix = '.cn' if partition == 'aws-cn' else ''
+def probe_roles(attempts, interval, roles):
+    # {name: role ARN} -> {name: why it could not be assumed}; OSError without credentials.
+    keys, region = credentials(), region_name().strip()
     endpoint = ENV.get('AWS_ENDPOINT_URL_STS') or ENV.get('AWS_ENDPOINT_URL')
+    suffix = '.cn' if region.startswith('cn-') else ''
     endpoint = endpoint or f'https://sts.{region}.amazonaws.com{suffix}'
-    roles = {}
-    for target in targets:
-        name, account, role = target.split(':')
-        roles[name] = f'arn:{partition}:iam::{account}:role/{role}'
     errors, started = dict.fromkeys(roles, 'not tried'), time.monotonic()
     for attempt in range(1, attempts + 1):
         for name in [name for name in roles if name in errors]:
             errors[name] = assume(endpoint, region, keys, roles[name])
             if errors[name] is None:
                 del errors[name]
-                print(f'@RESULT@ probe {name} assumable', flush=True)
-        if not errors:
-            return 0
-        if attempt < attempts:
-            time.sleep(interval)
-    for name, error in errors.items():
-        line = f'@FAILED@ probe {name} assume-role exit=1'
-        print(line, flush=True)
-        print(
-            f'Spinboard: this instance cannot assume {roles[name]} (account {name}): '
-            f'{attempts} attempts in {time.monotonic() - started:.0f} s, the last STS error: '
-            f'{error}. Halyard was not called.\n{line}',
-            file=sys.stderr,
-        )
-    return 1
+        if not errors or attempt == attempts:
+            break
+        time.sleep(interval)
+    spent = time.monotonic() - started
+    return {
+        name: f'this instance cannot assume {roles[name]}: {attempts} attempts in '
+        f'{spent:.0f} s, the last STS error: {error}'
+        for name, error in errors.items()
+    }
+
+
+def partition_of(region):
+    return {'cn': 'aws-cn', 'us-gov': 'aws-us-gov'}.get(region.rsplit('-', 2)[0], 'aws')
+"""
+
+# Standalone: probe NAME:ACCOUNT_ID:ROLE_NAME targets (arguments: attempts, interval, targets).
+_PROBE_MAIN = r"""
+def main(argv):
+    attempts, interval, targets = int(argv[1]), int(argv[2]), argv[3:]
+    try:
+        partition = partition_of(region_name().strip())
+        roles = {}
+        for target in targets:
+            name, account, role = target.split(':')
+            roles[name] = f'arn:{partition}:iam::{account}:role/{role}'
+        failures = probe_roles(attempts, interval, roles)
+    except (OSError, ValueError, KeyError, IndexError) as failure:
+        print('@FAILED@ probe instance credentials exit=1', flush=True)
+        print(f'Spinboard: no instance credentials to probe with: {failure!r}', file=sys.stderr)
+        return 1
+    for name in roles:
+        if name not in failures:
+            print(f'@RESULT@ probe {name} assumable', flush=True)
+    for name, reason in failures.items():
+        print(f'@FAILED@ probe {name} assume-role exit=1', flush=True)
+        print(f'Spinboard: {reason}', file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv))
 """
-PROBE_PROGRAM = _PROBE_TEMPLATE.replace("@RESULT@", RESULT_PREFIX).replace(
-    "@FAILED@", FAILED_PREFIX
-)
+
+# The document's program. Arguments, in order: Operations, HalCommand, Environment,
+# KubectlCommand, ClouddriverPath, Partition, DeployApply, ApplyTimeoutSeconds,
+# ReadinessSeconds, ProbeAttempts, ProbeIntervalSeconds.
+_CONVERGE_MAIN = r"""
+ITEM = re.compile('@ITEM@')
+WORD = re.compile('@WORD@')
+PAIR = re.compile('@PAIR@')
+ANSI = re.compile('\x1b[[][0-9;?]*[A-Za-z]')
+REASON_CHARS, STDERR_CHARS, CALL_TIMEOUT = @REASON_CHARS@, @STDERR_CHARS@, @CALL_TIMEOUT@
+STEPS = ('account-add', 'account-edit', 'account-delete')
+state = {'stderr': 0, 'failures': 0}
+
+
+def line(*words):
+    print(' '.join(str(word) for word in words), flush=True)
+
+
+def detail(text):
+    # Halyard's own words go to stderr, within what SSM keeps of it.
+    room = STDERR_CHARS - state['stderr']
+    if room <= 0:
+        return
+    if len(text) > room:
+        text = text[:max(room - 40, 0)] + '\n(further output left out)\n'
+        state['stderr'] = STDERR_CHARS
+    else:
+        state['stderr'] += len(text)
+    sys.stderr.write(text)
+    sys.stderr.flush()
+
+
+def plain(text):
+    return ANSI.sub('', text)
+
+
+def reason(text):
+    # One line: colour codes removed, hal's 80-column wrapping undone, from '! ERROR' on.
+    words = ' '.join(plain(text).split())
+    at = words.find('! ERROR')
+    words = words[at:] if at >= 0 else words
+    words = ''.join(c if 32 <= ord(c) < 127 else '?' for c in words)
+    return words[:REASON_CHARS] or 'no output'
+
+
+def fail(verb, subject, step, code, why, output=''):
+    state['failures'] += 1
+    text = f'@FAILED@ {verb} {subject} {step} exit={min(max(code, 1), 255)} {reason(why)}'
+    line(text)
+    tail = plain(output)[-600:].strip()
+    detail(f'{text}\n' + (f'{tail}\n' if tail else ''))
+
+
+def fail_command(verb, subject, step, code, why, output=''):
+    fail(verb, subject, step, code, why, output)
+    sys.exit(min(max(code, 1), 255))
+
+
+class Tool:
+    def __init__(self, words, environment):
+        self.words = words
+        self.environment = environment
+        self.calls = 0
+
+    def run(self, arguments, timeout=CALL_TIMEOUT):
+        self.calls += 1
+        try:
+            done = subprocess.run(
+                self.words + arguments, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, env=self.environment, timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            return 124, '', f'! ERROR {self.words[0]} {arguments[0]} timed out after {timeout} s'
+        except OSError as failure:
+            return 127, '', f'! ERROR {self.words[0]}: {failure}'
+        out = done.stdout.decode('utf-8', 'replace')
+        return done.returncode, out, done.stderr.decode('utf-8', 'replace')
+
+
+def split_parts(value, pattern, what):
+    parts = value.split(' ') if value else []
+    for part in parts:
+        if not pattern.fullmatch(part):
+            line('@FAILED@ parameters', what, 'invalid exit=2 malformed value')
+            sys.exit(2)
+    return parts
+
+
+def region_names(value):
+    names = []
+    for region in value or []:
+        names.append(region.get('name') if isinstance(region, dict) else region)
+    return names
+
+
+def read_halyard(hal):
+    # The current deployment as JSON (Jackson, NON_NULL, one line); -q: no task lines.
+    code, out, err = hal.run(['config', '--no-validate', '-q', '-o', 'json'])
+    if code != 0:
+        fail_command('config', 'halyard', 'config-read', code, err + out, err + out)
+    found = None
+    for candidate in [out] + out.splitlines()[::-1]:
+        try:
+            found = json.loads(candidate)
+            break
+        except ValueError:
+            continue
+    if not isinstance(found, dict):
+        fail_command('config', 'halyard', 'config-read', 1, 'no JSON in hal config -o json', out)
+    providers = found.get('providers') or {}
+    aws = providers.get('aws') or {}
+    accounts = {}
+    for account in aws.get('accounts') or []:
+        accounts[account.get('name')] = account
+    others = {}
+    for provider, settings in providers.items():
+        if provider != 'aws' and isinstance(settings, dict):
+            for account in settings.get('accounts') or []:
+                others[account.get('name')] = provider
+    return accounts, others, aws.get('enabled') is True
+
+
+def main(argv):
+    (operations, hal_words, pairs, kubectl_words, clouddriver, partition, deploy_apply,
+     apply_timeout, readiness, attempts, interval) = argv[1:12]
+    items = [item.split(':') for item in split_parts(operations, ITEM, 'Operations')]
+    environment = dict(ENV)
+    for pair in split_parts(pairs, PAIR, 'Environment'):
+        key, _, value = pair.partition('=')
+        environment[key] = value
+    hal = Tool(split_parts(hal_words, WORD, 'HalCommand'), environment)
+    kubectl = Tool(split_parts(kubectl_words, WORD, 'KubectlCommand'), environment)
+    apply_timeout, readiness = int(apply_timeout), int(readiness)
+    attempts, interval = int(attempts), int(interval)
+
+    def assume_role(account, role):
+        # clouddriver expands role/NAME with a hard-coded arn:aws: elsewhere, the full ARN.
+        if partition == 'aws':
+            return f'role/{role}'
+        return f'arn:{partition}:iam::{account}:role/{role}'
+
+    upserts = [item for item in items if item[0] == 'upsert']
+    changes = [item for item in items if item[0] != 'verify']
+    unassumable = {}
+    if upserts and attempts > 0:
+        roles = {i[1]: f'arn:{partition}:iam::{i[2]}:role/{i[3]}' for i in upserts}
+        try:
+            unassumable = probe_roles(attempts, interval, roles)
+        except (OSError, ValueError, KeyError, IndexError) as failure:
+            why = f'no instance credentials to probe with: {failure!r}'
+            fail_command('probe', 'instance', 'credentials', 1, why)
+
+    failed = set()
+    changed = False
+    if changes or deploy_apply == 'true':
+        accounts, others, enabled = read_halyard(hal)
+    for item in changes:
+        verb, name = item[0], item[1]
+        if verb == 'delete':
+            if name not in accounts:
+                line('@RESULT@ delete', name, 'absent')
+                continue
+            arguments = ['config', 'provider', 'aws', 'account', 'delete', name]
+            code, out, err = hal.run(arguments + ['--color', 'false'])
+            if code != 0:
+                fail('delete', name, 'account-delete', code, err + out, err + out)
+                continue
+            del accounts[name]
+            changed = True
+            line('@RESULT@ delete', name, 'removed')
+            continue
+        account, role, regions = item[2], item[3], item[4].split(',')
+        if name in unassumable:
+            failed.add(name)
+            fail('upsert', name, 'probe', 1, unassumable[name])
+            continue
+        if name in others:
+            failed.add(name)
+            why = f'the {others[name]} provider of halyard has an account named {name}'
+            fail('upsert', name, 'name-taken', 1, why + '; names are unique across providers')
+            continue
+        current, wanted = accounts.get(name), assume_role(account, role)
+        if current is not None and (
+            str(current.get('accountId')) == account
+            and current.get('assumeRole') == wanted
+            and region_names(current.get('regions')) == regions
+        ):
+            line('@RESULT@ upsert', name, 'unchanged')
+            continue
+        action = 'edit' if current is not None else 'add'
+        arguments = ['config', 'provider', 'aws', 'account', action, name,
+                     '--account-id', account, '--assume-role', wanted,
+                     '--regions', ','.join(regions), '--color', 'false']
+        code, out, err = hal.run(arguments)
+        if code != 0:
+            failed.add(name)
+            fail('upsert', name, 'account-' + action, code, err + out, err + out)
+            continue
+        accounts[name] = {'name': name, 'accountId': account, 'assumeRole': wanted,
+                          'regions': [{'name': region} for region in regions]}
+        changed = True
+        line('@RESULT@ upsert', name, 'added' if action == 'add' else 'edited')
+
+    if deploy_apply == 'true':
+        if accounts and not enabled:
+            code, out, err = hal.run(['config', 'provider', 'aws', 'enable', '--color', 'false'])
+            if code != 0:
+                fail_command('enable', 'aws', 'provider-enable', code, err + out, err + out)
+            line('@RESULT@ enable aws enabled')
+        arguments = ['deploy', 'apply', '--wait-for-completion', '--color', 'false']
+        code, out, err = hal.run(arguments, timeout=apply_timeout)
+        if code != 0:
+            fail_command('apply', 'deploy', 'deploy-apply', code, err + out, err + out)
+        line('@RESULT@ apply deploy applied')
+
+    verifies = {i[1]: (i[2], i[3].split(',')) for i in items if i[0] == 'verify'}
+    for name in [name for name in verifies if name in failed]:
+        del verifies[name]
+        line('@RESULT@ verify', name, 'skipped')
+    deadline, last = time.monotonic() + readiness, {}
+    while verifies:
+        for name, (account, regions) in list(verifies.items()):
+            path = f'{clouddriver}/credentials/{name}'
+            code, out, err = kubectl.run(['get', '--raw', path], timeout=60)
+            if code != 0:
+                last[name] = (err or out or f'exit {code}').strip()
+                continue
+            try:
+                served = json.loads(out)
+            except ValueError:
+                last[name] = 'clouddriver answered without JSON: ' + out[:200]
+                continue
+            got = (str(served.get('accountId')), region_names(served.get('regions')))
+            if got[0] == account and sorted(got[1]) == sorted(regions):
+                del verifies[name]
+                line('@RESULT@ verify', name, 'served')
+            else:
+                last[name] = f'clouddriver serves account id {got[0]} in {got[1]}'
+        if not verifies or time.monotonic() >= deadline:
+            break
+        time.sleep(max(interval, 1))
+    for name in verifies:
+        why = f'clouddriver did not serve it within {readiness} s: {last.get(name, "")}'
+        fail('verify', name, 'not-served', 1, why, last.get(name, ''))
+
+    line('@DONE@', f'operations={len(items)} failed={state["failures"]}',
+         f'hal-calls={hal.calls} changed={str(changed).lower()}')
+    return 1 if state['failures'] else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
+"""
+
+
+def _program(main: str) -> str:
+    return (
+        (_PROBE_FUNCTIONS + main)
+        .replace("@RESULT@", RESULT_PREFIX)
+        .replace("@FAILED@", FAILED_PREFIX)
+        .replace("@DONE@", DONE_PREFIX)
+        .replace("@ITEM@", f"^{ITEM}$")
+        .replace("@WORD@", f"^{WORD}$")
+        .replace("@PAIR@", f"^{PAIR}$")
+        .replace("@REASON_CHARS@", str(REASON_CHARS))
+        .replace("@STDERR_CHARS@", str(MAX_SCRIPT_STDERR_CHARS))
+        .replace("@CALL_TIMEOUT@", str(HAL_CALL_TIMEOUT_SECONDS))
+    )
+
+
+PROBE_PROGRAM = _program(_PROBE_MAIN)
+CONVERGE_PROGRAM = _program(_CONVERGE_MAIN)
 
 
 # --- the script ---------------------------------------------------------------------
@@ -546,141 +923,19 @@ export LC_ALL=C
 check() { # check VARIABLE PARAMETER: the value must match the parameter's pattern again
   local value=${!1} pattern_var="${1}_PATTERN"
   if ! [[ $value =~ ${!pattern_var} ]]; then
-    echo "@FAILED@ parameters $2 invalid"
-    echo "Spinboard: parameter $2 does not match its allowedPattern" >&2
+    echo "@FAILED@ parameters $2 invalid exit=2 the value does not match its allowedPattern"
     exit 2
   fi
 }
-check OPERATIONS Operations
-check HAL_COMMAND HalCommand
-check HAL_ENVIRONMENT Environment
-check DEPLOY_APPLY DeployApply
-check PROBE_ATTEMPTS ProbeAttempts
-check PROBE_INTERVAL ProbeIntervalSeconds
+@CHECKS@
 
-# Split on single spaces into arrays; with globbing off (set -f) no word is expanded.
-IFS=' ' read -r -a HAL <<< "$HAL_COMMAND"
-IFS=' ' read -r -a ITEMS <<< "$OPERATIONS"
-IFS=' ' read -r -a PAIRS <<< "$HAL_ENVIRONMENT"
-
-# Phase 1, before halyard: this instance must be able to assume every upserted role.
-PROBES=()
-for item in "${ITEMS[@]+"${ITEMS[@]}"}"; do
-  IFS=':' read -r verb name account role regions <<< "$item"
-  if [ "$verb" = upsert ]; then PROBES+=("$name:$account:$role"); fi
-done
-if [ "$PROBE_ATTEMPTS" -gt 0 ] && [ "${#PROBES[@]}" -gt 0 ]; then
-  if ! command -v python3 >/dev/null; then
-    echo "@FAILED@ probe python3 not-found exit=127"
-    echo "Spinboard: python3 is needed to probe the roles (or run with ProbeAttempts=0)" >&2
-    exit 127
-  fi
-  status=0
-  python3 -I -S - "$PROBE_ATTEMPTS" "$PROBE_INTERVAL" "${PROBES[@]}" <<'PROBE' || status=$?
-@PROBE_PROGRAM@
-PROBE
-  if [ "$status" -ne 0 ]; then exit "$status"; fi
+if ! command -v python3 >/dev/null; then
+  echo "@FAILED@ python3 instance not-found exit=127 the Minnaker instance needs python3"
+  exit 127
 fi
-for pair in "${PAIRS[@]+"${PAIRS[@]}"}"; do
-  export "$pair"
-done
-
-HAL_OUTPUT=$(mktemp)
-trap 'rm -f "$HAL_OUTPUT"' EXIT
-
-run_hal() { # run_hal ARG...: hal's output goes to $HAL_OUTPUT; returns hal's exit code
-  local status=0
-  "${HAL[@]}" "$@" </dev/null >"$HAL_OUTPUT" 2>&1 || status=$?
-  return "$status"
-}
-
-result() { # result VERB SUBJECT OUTCOME
-  echo "@RESULT@ $1 $2 $3"
-}
-
-fail() { # fail VERB SUBJECT STEP STATUS HAL_ARGS...
-  local verb=$1 subject=$2 step=$3 status=$4
-  shift 4
-  {
-    echo "---- halyard output (last 6000 characters) of: hal $* ----"
-    tail -c 6000 "$HAL_OUTPUT"
-    echo "----"
-    echo "Spinboard: 'hal $*' failed with exit code $status while running '$verb $subject';"
-    echo "the operations before it were applied, this one and the rest were not, and"
-    echo "'hal deploy apply' did not run."
-  } >&2
-  echo "@FAILED@ $verb $subject $step exit=$status"
-  echo "@FAILED@ $verb $subject $step exit=$status" >&2
-  exit "$status"
-}
-
-# exists NAME: 0 if halyard has the account, 1 if it has not; fails on any other error.
-exists() {
-  local status=0
-  run_hal config provider aws account get "$1" || status=$?
-  if [ "$status" -eq 0 ]; then
-    return 0
-  fi
-  if grep -qF "No account with name \"$1\" was found" "$HAL_OUTPUT"; then
-    return 1
-  fi
-  fail "$2" "$1" account-get "$status" config provider aws account get "$1"
-}
-
-upsert() { # upsert NAME ACCOUNT_ID ROLE_NAME REGIONS
-  local name=$1 action=add outcome=added status=0
-  local -a fields=(--account-id "$2" --assume-role "role/$3" --regions "$4")
-  if exists "$name" upsert; then
-    action=edit
-    outcome=edited
-  fi
-  run_hal config provider aws account "$action" "$name" "${fields[@]}" || status=$?
-  if [ "$status" -ne 0 ]; then
-    fail upsert "$name" "account-$action" "$status" \
-      config provider aws account "$action" "$name" "${fields[@]}"
-  fi
-  result upsert "$name" "$outcome"
-}
-
-remove() { # remove NAME
-  local name=$1 status=0
-  if exists "$name" delete; then
-    run_hal config provider aws account delete "$name" || status=$?
-    if [ "$status" -ne 0 ]; then
-      fail delete "$name" account-delete "$status" config provider aws account delete "$name"
-    fi
-    result delete "$name" removed
-  else
-    result delete "$name" absent
-  fi
-}
-
-upserts=0
-deletes=0
-for item in "${ITEMS[@]+"${ITEMS[@]}"}"; do
-  IFS=':' read -r verb name account role regions <<< "$item"
-  case "$verb" in
-    upsert) upsert "$name" "$account" "$role" "$regions"; upserts=$((upserts + 1)) ;;
-    delete) remove "$name"; deletes=$((deletes + 1)) ;;
-    *) echo "@FAILED@ parameters Operations invalid"; exit 2 ;;
-  esac
-done
-
-status=0
-run_hal config provider aws enable || status=$?
-if [ "$status" -ne 0 ]; then
-  fail enable aws provider-enable "$status" config provider aws enable
-fi
-result enable aws enabled
-
-if [ "$DEPLOY_APPLY" = "true" ]; then
-  run_hal deploy apply || status=$?
-  if [ "$status" -ne 0 ]; then
-    fail apply deploy deploy-apply "$status" deploy apply
-  fi
-  result apply deploy applied
-else
-  result apply deploy skipped
-fi
-echo "@DONE@ upserts=$upserts deletes=$deletes"
+# The program checks the structure of each value, then runs every hal and kubectl call
+# as an argument list (no shell).
+exec python3 -I -S - @ARGUMENTS@ <<'PROGRAM'
+@PROGRAM@
+PROGRAM
 """

@@ -102,6 +102,8 @@ class Account:
     failed_step: str | None = None
     organization_account_name: str | None = None
     sync_execution: str | None = None
+    halyard_batch_limit: int | None = None
+    """At most this many changes share an SSM command with this account (after timeouts)."""
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> "Account":
@@ -121,6 +123,7 @@ class Account:
             failed_step=_optional_text(plain.get("failedStep")),
             organization_account_name=_optional_text(plain.get("organizationAccountName")),
             sync_execution=_optional_text(plain.get("syncExecution")),
+            halyard_batch_limit=_optional_int(plain.get("halyardBatchLimit")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -141,6 +144,10 @@ class Account:
             "organizationAccountName": self.organization_account_name,
             "syncExecution": self.sync_execution,
         }
+
+
+def _optional_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _optional_text(value: object) -> str | None:
@@ -613,7 +620,7 @@ def mark_registered(
                 UpdateExpression=(
                     "SET #status = :registered, registeredName = :name, registeredAt = :now, "
                     "registeredRegions = :regions, updatedAt = :now, lastError = :null, "
-                    "syncExecution = :sync REMOVE failedStep"
+                    "syncExecution = :sync REMOVE failedStep, halyardBatchLimit"
                 ),
                 ConditionExpression=(
                     "#status = :ready AND accountName = :name AND regions = :regions"
@@ -728,7 +735,8 @@ def mark_batch_failed(
                 Key=account_key(account_id),
                 UpdateExpression=(
                     "SET #status = :failed, lastError = :error, failedStep = :step, "
-                    "updatedAt = :now, syncExecution = :sync REMOVE registeredRegions"
+                    "updatedAt = :now, syncExecution = :sync "
+                    "REMOVE registeredRegions, halyardBatchLimit"
                 ),
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#status": "status"},
@@ -747,6 +755,33 @@ def mark_batch_failed(
             continue
         failed.append(account_id)
     return failed
+
+
+def limit_halyard_batch(table: "Table", account_ids: Iterable[str], limit: int) -> list[str]:
+    """After a timed-out command: these pending accounts share commands with fewer changes.
+
+    Only accounts still pending (ROLES_READY or OFFBOARDING) are written; returns their ids.
+    """
+    limited: list[str] = []
+    for account_id in account_ids:
+        try:
+            table.update_item(
+                Key=account_key(account_id),
+                UpdateExpression="SET halyardBatchLimit = :limit",
+                ConditionExpression="#status IN (:ready, :offboarding)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":limit": max(1, limit),
+                    ":ready": Status.ROLES_READY.value,
+                    ":offboarding": Status.OFFBOARDING.value,
+                },
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            continue
+        limited.append(account_id)
+    return limited
 
 
 def record_halconfig_name(table: "Table", account_id: str, name: str, now: datetime) -> bool:

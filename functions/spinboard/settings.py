@@ -33,6 +33,9 @@ DEFAULT_READINESS_TIMEOUT_MINUTES = 15
 DEFAULT_SYNC_LEASE_SECONDS = 1800
 DEFAULT_SYNC_BATCH_WINDOW_SECONDS = 120
 DEFAULT_HALYARD_TIMEOUT_SECONDS = 1800
+DEFAULT_APPLY_TIMEOUT_SECONDS = 900
+DEFAULT_READINESS_SECONDS = 300
+DEFAULT_HAL_CALL_SECONDS = 6
 DEFAULT_MANAGING_POLICY_NAME = "SpinnakerManagingPolicy"
 
 # The variables of SyncSettings that have no default; handlers ``require`` the ones they use.
@@ -134,6 +137,12 @@ class SyncSettings:
     managing_policy_name: str
     offboard_removes_roles: bool
     missing: frozenset[str] = field(default=frozenset())
+    kubectl_command: str = halyard_document.DEFAULT_KUBECTL_COMMAND
+    clouddriver_path: str = halyard_document.DEFAULT_CLOUDDRIVER_PATH
+    apply_timeout_seconds: int = DEFAULT_APPLY_TIMEOUT_SECONDS
+    readiness_seconds: int = DEFAULT_READINESS_SECONDS
+    hal_call_seconds: int = DEFAULT_HAL_CALL_SECONDS
+    """What one hal call costs on the Minnaker instance (JVM start, daemon validation)."""
 
     def require(self, *keys: str) -> "SyncSettings":
         """Raise ``ConfigurationError`` naming every one of ``keys`` that is not set."""
@@ -181,7 +190,41 @@ class SyncSettings:
             ),
             offboard_removes_roles=reader.optional("OFFBOARD_REMOVES_ROLES", False, _boolean),
             missing=missing,
+            kubectl_command=reader.optional(
+                "KUBECTL_COMMAND", halyard_document.DEFAULT_KUBECTL_COMMAND, _kubectl_command
+            ),
+            clouddriver_path=reader.optional(
+                "CLOUDDRIVER_PATH", halyard_document.DEFAULT_CLOUDDRIVER_PATH, _clouddriver_path
+            ),
+            apply_timeout_seconds=reader.optional(
+                "HALYARD_APPLY_TIMEOUT_SECONDS", DEFAULT_APPLY_TIMEOUT_SECONDS, _positive_seconds
+            ),
+            readiness_seconds=reader.optional(
+                "CLOUDDRIVER_READINESS_SECONDS", DEFAULT_READINESS_SECONDS, _seconds
+            ),
+            hal_call_seconds=reader.optional(
+                "HAL_CALL_SECONDS", DEFAULT_HAL_CALL_SECONDS, _positive_seconds
+            ),
+        )._checked()
+
+    def _checked(self) -> "SyncSettings":
+        """The waits of one command must fit in HALYARD_TIMEOUT_SECONDS, with room for calls."""
+        waits = (
+            self.apply_timeout_seconds
+            + self.readiness_seconds
+            + halyard_document.DEFAULT_PROBE_ATTEMPTS
+            * halyard_document.DEFAULT_PROBE_INTERVAL_SECONDS
+            + 4 * self.hal_call_seconds
         )
+        if waits > self.halyard_timeout_seconds * 0.8:
+            raise ConfigurationError(
+                f"HALYARD_TIMEOUT_SECONDS={self.halyard_timeout_seconds} leaves no room: "
+                f"HALYARD_APPLY_TIMEOUT_SECONDS={self.apply_timeout_seconds}, "
+                f"CLOUDDRIVER_READINESS_SECONDS={self.readiness_seconds}, the probe and a few "
+                f"hal calls of HAL_CALL_SECONDS={self.hal_call_seconds} take up to {waits} s, "
+                "which must stay within 80 % of it; raise it or lower the others"
+            )
+        return self
 
 
 @cache
@@ -310,6 +353,16 @@ def _document_name(value: str) -> str:
 
 def _hal_command(value: str) -> str:
     halyard_document.validate_parameters({"HalCommand": value})
+    return value
+
+
+def _kubectl_command(value: str) -> str:
+    halyard_document.validate_parameters({"KubectlCommand": value})
+    return value
+
+
+def _clouddriver_path(value: str) -> str:
+    halyard_document.validate_parameters({"ClouddriverPath": value})
     return value
 
 

@@ -1,17 +1,30 @@
-"""The end of a sync round: the registry learns what halyard did with the batch.
+"""After each command of a sync round: the registry learns what halyard did.
 
-- The command succeeded (every operation and ``hal deploy apply``): upserts become
-  REGISTERED, offboarded accounts OFFBOARDED, renamed accounts forget their old name.
-- An operation about one account failed (``account add``/``edit``/``delete`` of NAME):
-  that account becomes FAILED with halyard's output; the others of the batch stay
-  pending (ROLES_READY / OFFBOARDING), so the loop retries them without it. Each round
-  drops at least one account, so this ends.
-- Anything else failed (the provider could not be enabled, the apply failed, the
-  command timed out or never reached the instance): the whole batch becomes FAILED.
+A round is one or more SSM commands (``sync_plan``). After each, per account of the
+command, from its output lines:
 
-Only accounts still as planned change (``spinboard.registry``). On a failure, what the
-script reports it did change (an account added before the failing one) is still
-recorded in ``registeredName``, which always names what halconfig holds.
+- ``upsert`` added / edited / unchanged: halconfig holds the account (``registeredName``);
+  it stays ROLES_READY until clouddriver serves it;
+- ``delete`` removed / absent: halconfig no longer holds the name;
+- ``verify`` served: clouddriver serves the account as planned: REGISTERED;
+- any of them failed (the role could not be assumed, the name belongs to another
+  provider, ``hal`` failed, clouddriver did not serve it): that account alone is FAILED,
+  with the reason; the rest of the round carries on, and its apply runs.
+
+About the whole command:
+
+- ``hal deploy apply`` succeeded: every account offboarded in the round is OFFBOARDED;
+- the apply (or enabling the provider) failed: every account of the round still waiting
+  for it is FAILED with the reason;
+- the command timed out: its accounts without a result stay pending with a batch limit
+  of half the command's changes (``halyardBatchLimit``), and the round ends, so the next
+  round sends them in smaller commands; a timed-out command of one change fails its
+  account. A batch is never re-sent unchanged forever;
+- the command ended without the program's last line (killed, never ran, lost output) or
+  a step before the SSM command failed: every account of the command (or of the round,
+  when nothing says which command) without a result is FAILED with the reason.
+
+Only accounts still as planned change (``spinboard.registry``).
 """
 
 from collections.abc import Mapping, Sequence
@@ -21,17 +34,14 @@ from typing import TYPE_CHECKING, Any
 
 from spinboard import halyard_document, registry
 from spinboard.errors import InvalidRequest
-from spinboard.registry import Batch
+from spinboard.halyard_command import SentCommand
+from spinboard.registry import Batch, PlannedDelete, PlannedUpsert
 from spinboard.sync_plan import SyncPlan
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-_PER_ACCOUNT_STEPS = frozenset({"account-add", "account-edit", "account-delete", "assume-role"})
-# The verb of a failed line -> the operations of the batch it names an account of. ``probe``:
-# the managed role of a new account could not be assumed from the Minnaker instance.
-_VERBS = {"upsert": "upserts", "probe": "upserts", "delete": "deletes"}
-_IN_HALCONFIG = frozenset({"added", "edited"})
+_IN_HALCONFIG = frozenset({"added", "edited", "unchanged"})
 _OUT_OF_HALCONFIG = frozenset({"removed", "absent"})
 
 
@@ -42,8 +52,9 @@ class SyncResult:
     offboarded: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
     retrying: tuple[str, ...] = ()
-    """Accounts left pending for the next round (another account's operation failed)."""
+    """Accounts left pending for the next round (their command timed out)."""
     error: str | None = None
+    next_command: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +64,7 @@ class SyncResult:
             "failed": list(self.failed),
             "retrying": list(self.retrying),
             "error": self.error,
+            "nextCommand": self.next_command,
         }
 
 
@@ -64,6 +76,9 @@ class CommandOutcome:
     error: str
     failed: str | None
     results: tuple[halyard_document.ScriptResult, ...]
+    sent: SentCommand | None = None
+    complete: bool = False
+    timed_out: bool = False
 
     @classmethod
     def from_dict(cls, raw: object) -> "CommandOutcome":
@@ -80,17 +95,29 @@ class CommandOutcome:
         failed = raw.get("failed")
         results = tuple(
             halyard_document.ScriptResult(
-                str(item.get("verb")), str(item.get("subject")), str(item.get("outcome"))
+                str(item.get("verb")),
+                str(item.get("subject")),
+                str(item.get("outcome")),
+                str(item.get("step") or ""),
+                str(item.get("reason") or ""),
             )
             for item in raw.get("results") or []
             if isinstance(item, Mapping)
         )
-        status = str(raw.get("status") or "unknown")
+        status = raw.get("status") or "unknown"
+        sent_raw = raw.get("command") if isinstance(raw.get("command"), Mapping) else raw
+        try:
+            sent: SentCommand | None = SentCommand.from_dict(sent_raw)
+        except InvalidRequest:
+            sent = None
         return cls(
             succeeded=raw.get("succeeded") is True,
             error=output or f"the halyard command ended with status {status} and no output",
             failed=failed if isinstance(failed, str) else script.failed,
             results=results or script.results,
+            sent=sent,
+            complete=raw.get("complete") is True or script.done,
+            timed_out=raw.get("timedOut") is True,
         )
 
 
@@ -102,55 +129,113 @@ def record(
     sync_execution: str,
     now: datetime,
 ) -> SyncResult:
-    batch = plan.batch
-    if command.succeeded:
-        offboarded = registry.mark_offboarded(table, batch.deletes, sync_execution, now)
-        registered = registry.mark_registered(table, batch.upserts, sync_execution, now)
-        return SyncResult(True, registered=tuple(registered), offboarded=tuple(offboarded))
-
-    _record_halconfig_changes(table, batch, command.results, now)
-    culprits = _culprits(batch, command.failed)
-    if culprits:
-        blamed = Batch(
-            tuple(u for u in batch.upserts if u.account_id in culprits),
-            tuple(d for d in batch.deletes if d.account_id in culprits),
+    sent = command.sent
+    if sent is None:
+        # A step before any command could be sent failed: the whole round fails.
+        everyone = registry.mark_batch_failed(table, plan.batch, command.error, sync_execution, now)
+        return SyncResult(False, failed=tuple(everyone), error=command.error)
+    ops = _sent_operations(sent)
+    upserts = {u.account_name: u for u in plan.batch.upserts}
+    deletes = {d.account_name: d for d in plan.batch.deletes}
+    outcomes = {(r.verb, r.subject): r for r in command.results}
+    registered: list[str] = []
+    failed: list[str] = []
+    unanswered: list[PlannedUpsert | PlannedDelete] = []
+    for verb, name in ops:
+        entry: PlannedUpsert | PlannedDelete | None = (
+            deletes.get(name) if verb == "delete" else upserts.get(name)
         )
-        failed = registry.mark_batch_failed(table, blamed, command.error, sync_execution, now)
-        retrying = sorted(_account_ids(batch) - culprits)
+        if entry is None:
+            continue
+        result = outcomes.get((verb, name))
+        if result is None:
+            unanswered.append(entry)
+            continue
+        if result.outcome == "failed":
+            reason = f"halyard {verb} of {name} failed at {result.step}: {result.reason}"
+            failed += _fail(table, entry, reason, sync_execution, now, step=result.step)
+        elif verb == "upsert" and result.outcome in _IN_HALCONFIG:
+            registry.record_halconfig_name(table, entry.account_id, name, now)
+        elif verb == "delete" and result.outcome in _OUT_OF_HALCONFIG:
+            registry.forget_halconfig_name(table, entry.account_id, name)
+            registry.release_unused_claim(table, entry.account_id, name)
+        elif verb == "verify" and result.outcome == "served" and isinstance(entry, PlannedUpsert):
+            registered += registry.mark_registered(table, [entry], sync_execution, now)
+
+    applied = any(r.verb == "apply" and r.outcome == "applied" for r in command.results)
+    offboarded: list[str] = []
+    if applied:
+        offboarded = registry.mark_offboarded(
+            table, [d for d in plan.batch.deletes if d.reason == "offboard"], sync_execution, now
+        )
+    next_command = sent.index + 1 if sent.index + 1 < len(plan.commands) else None
+    if command.complete:
         return SyncResult(
-            False, failed=tuple(failed), retrying=tuple(retrying), error=command.error
+            succeeded=not failed,
+            registered=tuple(registered),
+            offboarded=tuple(offboarded),
+            failed=tuple(failed),
+            error=None if not failed else command.error,
+            next_command=next_command,
         )
-    failed = registry.mark_batch_failed(table, batch, command.error, sync_execution, now)
-    return SyncResult(False, failed=tuple(failed), error=command.error)
 
-
-def _culprits(batch: Batch, failed_line: str | None) -> set[str]:
-    """The accounts an operation failed for (``upsert NAME account-add exit=1``), if any."""
-    fields = (failed_line or "").split()
-    if len(fields) < 3 or fields[0] not in _VERBS or fields[2] not in _PER_ACCOUNT_STEPS:
-        return set()
-    name = fields[1]
-    entries: Sequence[registry.PlannedUpsert | registry.PlannedDelete] = (
-        batch.upserts if _VERBS[fields[0]] == "upserts" else batch.deletes
+    # The command did not finish.
+    retrying: list[str] = []
+    changes = [entry for entry in unanswered if not _is_verify(entry, ops)]
+    if sent.deploy_apply and not command.timed_out:
+        # The apply (or enabling the provider) failed: the round's accounts cannot be served.
+        failed += registry.mark_batch_failed(
+            table, plan.batch, command.error, sync_execution, now, step="HalyardApply"
+        )
+    elif command.timed_out and len(_change_names(ops)) > 1 and changes:
+        limit = max(1, len(_change_names(ops)) // 2)
+        retrying = registry.limit_halyard_batch(table, [e.account_id for e in changes], limit)
+        next_command = None
+    else:
+        failed += registry.mark_batch_failed(
+            table, _as_batch(unanswered), command.error, sync_execution, now
+        )
+    if command.timed_out:
+        next_command = None
+    return SyncResult(
+        succeeded=False,
+        registered=tuple(registered),
+        offboarded=tuple(offboarded),
+        failed=tuple(sorted(set(failed))),
+        retrying=tuple(retrying),
+        error=command.error,
+        next_command=next_command,
     )
-    return {entry.account_id for entry in entries if entry.account_name == name}
 
 
-def _account_ids(batch: Batch) -> set[str]:
-    return {u.account_id for u in batch.upserts} | {d.account_id for d in batch.deletes}
+def _sent_operations(sent: SentCommand) -> list[tuple[str, str]]:
+    return [(item.split(":")[0], item.split(":")[1]) for item in sent.operations.split(" ") if item]
 
 
-def _record_halconfig_changes(
+def _change_names(ops: Sequence[tuple[str, str]]) -> list[str]:
+    return [name for verb, name in ops if verb != "verify"]
+
+
+def _is_verify(entry: PlannedUpsert | PlannedDelete, ops: Sequence[tuple[str, str]]) -> bool:
+    return isinstance(entry, PlannedUpsert) and ("upsert", entry.account_name) not in ops
+
+
+def _as_batch(entries: Sequence[PlannedUpsert | PlannedDelete]) -> Batch:
+    return Batch(
+        tuple(e for e in entries if isinstance(e, PlannedUpsert)),
+        tuple(e for e in entries if isinstance(e, PlannedDelete)),
+    )
+
+
+def _fail(
     table: "Table",
-    batch: Batch,
-    results: Sequence[halyard_document.ScriptResult],
+    entry: PlannedUpsert | PlannedDelete,
+    reason: str,
+    sync_execution: str,
     now: datetime,
-) -> None:
-    outcomes = {(result.verb, result.subject): result.outcome for result in results}
-    for delete in batch.deletes:
-        if outcomes.get(("delete", delete.account_name)) in _OUT_OF_HALCONFIG:
-            registry.forget_halconfig_name(table, delete.account_id, delete.account_name)
-            registry.release_unused_claim(table, delete.account_id, delete.account_name)
-    for upsert in batch.upserts:
-        if outcomes.get(("upsert", upsert.account_name)) in _IN_HALCONFIG:
-            registry.record_halconfig_name(table, upsert.account_id, upsert.account_name, now)
+    *,
+    step: str,
+) -> list[str]:
+    return registry.mark_batch_failed(
+        table, _as_batch([entry]), reason, sync_execution, now, step=f"Halyard:{step}"
+    )

@@ -60,15 +60,20 @@ def release_lease(*, table: "Table", execution: str) -> dict[str, Any]:
 
 
 def plan_round(
-    *, table: "Table", settings: SyncSettings, role_name: str, now: Clock = utc_now
+    *,
+    table: "Table",
+    settings: SyncSettings,
+    role_name: str,
+    partition: str = "aws",
+    now: Clock = utc_now,
 ) -> SyncPlan:
-    halyard = HalyardSettings.from_settings(settings, role_name)
+    halyard = HalyardSettings.from_settings(settings, role_name, partition)
     return sync_plan.plan(
         registry.scan_accounts(table),
         now=now(),
         batch_window_seconds=settings.sync_batch_window_seconds,
         role_name=role_name,
-        max_operations_chars=halyard_command.operations_budget(halyard),
+        limits=halyard.limits(),
     )
 
 
@@ -93,19 +98,30 @@ def converge_policy(
 
 
 def send_command(
-    raw_plan: object,
+    raw_request: object,
     *,
     ssm: "SSMClient",
     table: "Table",
     settings: SyncSettings,
     role_name: str,
     execution: str,
+    partition: str = "aws",
     now: Clock = utc_now,
 ) -> SentCommand:
-    """Check the parameters, renew the lease to outlast the command, then send it."""
-    plan = SyncPlan.from_dict(raw_plan)
-    halyard = HalyardSettings.from_settings(settings, role_name)
-    halyard_command.parameters(plan.batch, halyard)  # raises before the lease is touched
+    """Check the parameters, renew the lease to outlast the command, then send it.
+
+    ``raw_request``: ``{"plan": <SyncPlan result>, "index": <the command's position>}``.
+    """
+    if not isinstance(raw_request, Mapping) or not isinstance(raw_request.get("index"), int):
+        raise InvalidRequest(
+            'the request must be {"plan": <SyncPlan result>, "index": <command number>}'
+        )
+    plan, index = SyncPlan.from_dict(raw_request.get("plan")), int(raw_request["index"])
+    halyard = HalyardSettings.from_settings(settings, role_name, partition)
+    accounts = {account.account_id: account for account in registry.scan_accounts(table)}
+    operations, deploy_apply = halyard_command.command_operations(plan, index, role_name, accounts)
+    # Raises before the lease is touched.
+    halyard_command.parameters(operations, halyard, deploy_apply=deploy_apply)
     moment = now()
     seconds = max(settings.sync_lease_seconds, halyard.timeout_seconds + LEASE_MARGIN_SECONDS)
     if not sync_lease.acquire(table, _owner(execution), moment, seconds):
@@ -115,7 +131,9 @@ def send_command(
             f"{lease.owner if lease else 'nobody'}), so it did not run halyard; the holder "
             "runs the pending work. Raise SYNC_LEASE_SECONDS if syncs outlive it."
         )
-    return halyard_command.send(ssm, plan.batch, halyard, execution=execution, now=moment)
+    return halyard_command.send(
+        ssm, plan, index, halyard, accounts, execution=execution, now=moment
+    )
 
 
 def check_command(
