@@ -63,6 +63,7 @@ sandbox: $(STAMP)
 	$(BIN)/python -m spinboard_sandbox
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/halyard_batches.py
 	$(BIN)/python benchmarks/onboarding.py --burst 20
 
 clean:

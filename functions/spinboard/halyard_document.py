@@ -871,7 +871,7 @@ def main(argv):
                 last[name] = f'clouddriver serves account id {got[0]} in {got[1]}'
         if not verifies or time.monotonic() >= deadline:
             break
-        time.sleep(max(interval, 1))
+        time.sleep(2)
     for name in verifies:
         why = f'clouddriver did not serve it within {readiness} s: {last.get(name, "")}'
         fail('verify', name, 'not-served', 1, why, last.get(name, ''))
