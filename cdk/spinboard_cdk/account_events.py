@@ -2,7 +2,8 @@
 
 Shapes from the Organizations and Control Tower user guides (ARCHITECTURE.md, "Events"). Only
 successful outcomes match: a FAILED CreateAccountResult has no account id and starts nothing.
-Organizations delivers in us-east-1 of the management account; Control Tower in its home region.
+Organizations delivers in us-east-1 of the management account (cn-northwest-1, us-gov-west-1 in
+China, GovCloud); Control Tower in its home region.
 """
 
 from __future__ import annotations

@@ -38,8 +38,10 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) 
     Tags.of(stack).add("spinboard:component", "onboarding")
     if not settings.spinnaker_in_management_account:
         # Layout (a): the management account holds the chain role and forwards account events
-        # from us-east-1 (Organizations) and the Control Tower home region.
-        regions = dict.fromkeys(["us-east-1", settings.control_tower_home_region or "us-east-1"])
+        # from the region of Organizations (us-east-1 in the aws partition) and the Control
+        # Tower home region.
+        home = settings.organizations_region
+        regions = dict.fromkeys([home, settings.control_tower_home_region or home])
         for index, region in enumerate(regions):
             management = ManagementStack(
                 app,

@@ -1,8 +1,8 @@
 """The management-account stack (layout (a): Spinnaker runs in its own account).
 
-Deployed in the Organizations management account, in us-east-1 (where Organizations delivers its
-events) and, when Control Tower's home region differs, once more there (Control Tower delivers in
-its home region). It holds:
+Deployed in the Organizations management account, in the region where Organizations delivers its
+events (us-east-1; cn-northwest-1 in China, us-gov-west-1 in GovCloud) and, when Control Tower's
+home region differs, once more there (Control Tower delivers in its home region). It holds:
 
 - the role the onboarding Lambdas chain through (only in the primary region: IAM is global). It
   trusts only those Lambda roles, may assume only the org access role in member accounts of this
@@ -56,7 +56,7 @@ class ManagementStack(Stack):
     def _organization_role(self) -> iam.Role:
         s = self.settings
         function_roles = [
-            f"arn:aws:iam::{s.spinnaker_account_id}:role/{s.stack_name}-{name}"
+            f"arn:{self.partition}:iam::{s.spinnaker_account_id}:role/{s.stack_name}-{name}"
             for name in CHAINING_FUNCTIONS
         ]
         role = iam.Role(
@@ -76,7 +76,7 @@ class ManagementStack(Stack):
             iam.PolicyStatement(
                 sid="AssumeOrgAccessRoleInMemberAccounts",
                 actions=["sts:AssumeRole"],
-                resources=[f"arn:aws:iam::*:role/{s.org_access_role_name}"],
+                resources=[f"arn:{self.partition}:iam::*:role/{s.org_access_role_name}"],
                 conditions={"StringEquals": {"aws:ResourceOrgID": s.organization_id}},
             )
         )
@@ -85,20 +85,20 @@ class ManagementStack(Stack):
                 sid="ReadMemberAccounts",
                 actions=["organizations:DescribeAccount"],
                 resources=[
-                    f"arn:aws:organizations::{s.management_account_id}:account/"
+                    f"arn:{self.partition}:organizations::{s.management_account_id}:account/"
                     f"{s.organization_id}/*"
                 ],
             )
         )
         acknowledge(
             role,
-            f"AwsSolutions-IAM5[Resource::arn:aws:iam::*:role/{s.org_access_role_name}]",
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/{s.org_access_role_name}]",
             "The org access role is assumed in whichever member account is onboarded;"
             " the aws:ResourceOrgID condition limits it to accounts of this organization.",
         )
         acknowledge(
             role,
-            "AwsSolutions-IAM5[Resource::arn:aws:organizations::"
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:organizations::"
             f"{s.management_account_id}:account/{s.organization_id}/*]",
             "DescribeAccount of any member account of this organization (and only of it):"
             " the account to onboard is known only at run time.",
@@ -108,7 +108,13 @@ class ManagementStack(Stack):
     def _forward_account_events(self) -> None:
         s = self.settings
         # The onboarding stack's region: events from the Control Tower home region cross regions.
-        bus_arn = f"arn:aws:events:{s.region}:{s.spinnaker_account_id}:event-bus/default"
+        bus_arn = self.format_arn(
+            service="events",
+            region=s.region,
+            account=s.spinnaker_account_id,
+            resource="event-bus",
+            resource_name="default",
+        )
         spinnaker_bus = events.EventBus.from_event_bus_arn(self, "SpinnakerAccountBus", bus_arn)
         forwarder = iam.Role(
             self,

@@ -24,12 +24,46 @@ IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]{1,128}$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,100}$")
+ARN_PARTITION = re.compile(r"^arn:([a-z-]+):")
+# Region code prefix -> partition, as the region regexes of botocore's partitions.json have them;
+# any other region code is in `aws`.
+PARTITION_PREFIXES = (
+    ("cn-", "aws-cn"),
+    ("us-gov-", "aws-us-gov"),
+    ("us-iso-", "aws-iso"),
+    ("us-isob-", "aws-iso-b"),
+    ("eu-isoe-", "aws-iso-e"),
+    ("us-isof-", "aws-iso-f"),
+)
+# Organizations runs in one region per partition, so its events arrive there (the credential
+# scope of its global endpoint in botocore's endpoints.json; the Organizations API reference,
+# "Endpoint to call").
+ORGANIZATIONS_REGION = {
+    "aws": "us-east-1",
+    "aws-cn": "cn-northwest-1",
+    "aws-us-gov": "us-gov-west-1",
+    "aws-iso": "us-iso-east-1",
+    "aws-iso-b": "us-isob-east-1",
+    "aws-iso-e": "eu-isoe-west-1",
+    "aws-iso-f": "us-isof-south-1",
+}
 
 T = TypeVar("T")
 
 
 class SettingsError(ValueError):
     """A CDK context value is missing or invalid; the message names the key."""
+
+
+def partition_of(region: str) -> str:
+    """The partition of a region code: `cn-*` is `aws-cn`, `us-gov-*` `aws-us-gov`, ... else `aws`.
+
+    For the few places that need the partition as a plain string at synth time; in templates
+    prefer the `AWS::Partition` pseudo parameter (`Stack.partition`).
+    """
+    return next(
+        (partition for prefix, partition in PARTITION_PREFIXES if region.startswith(prefix)), "aws"
+    )
 
 
 @dataclass(frozen=True)
@@ -70,14 +104,27 @@ class Settings:
         return self.spinnaker_account_id == self.management_account_id
 
     @property
+    def partition(self) -> str:
+        """The partition of the deployment region: every account and region used is in it."""
+        return partition_of(self.region)
+
+    @property
+    def organizations_region(self) -> str:
+        """Where Organizations delivers its account events: the management stack's region."""
+        return ORGANIZATIONS_REGION[self.partition]
+
+    @property
     def management_role_arn(self) -> str:
-        return f"arn:aws:iam::{self.management_account_id}:role/{self.management_role_name}"
+        return (
+            f"arn:{self.partition}:iam::{self.management_account_id}:role/"
+            f"{self.management_role_name}"
+        )
 
     @classmethod
     def from_context(cls, context: Callable[[str], Any]) -> Settings:
         """Build from a context lookup such as `node.try_get_context`."""
         reader = _ContextReader(context)
-        return cls(
+        settings = cls(
             spinnaker_account_id=reader.text("spinnakerAccountId", ACCOUNT_ID, "a 12-digit id"),
             management_account_id=reader.text("managementAccountId", ACCOUNT_ID, "a 12-digit id"),
             minnaker_instance_id=reader.text(
@@ -150,6 +197,39 @@ class Settings:
                 "halyardTimeoutSeconds", cls.halyard_timeout_seconds, low=60, high=3600
             ),
         )
+        _check_one_partition(settings)
+        return settings
+
+
+def _check_one_partition(settings: Settings) -> None:
+    """Every region and ARN of the settings must be in the partition of `region`.
+
+    Roles, events and Step Functions do not cross partitions, so a value of another partition
+    (often a default left at its `aws` value) could only fail at deploy or run time.
+    """
+    partition = settings.partition
+    named: list[tuple[str, str, str]] = [
+        ("regions", region, partition_of(region)) for region in settings.regions
+    ]
+    if settings.control_tower_home_region:
+        region = settings.control_tower_home_region
+        named.append(("controlTowerHomeRegion", region, partition_of(region)))
+    arns = [
+        *(("managedRolePolicies", policy) for policy in settings.managed_role_policies),
+        *(("serviceCatalogPrincipals", arn) for arn in settings.service_catalog_principals),
+        ("powertoolsLayerArn", settings.powertools_layer_arn),
+    ]
+    for key, arn in arns:
+        match = ARN_PARTITION.match(arn)
+        if match:
+            named.append((key, arn, match.group(1)))
+    for key, value, value_partition in named:
+        if value_partition != partition:
+            raise SettingsError(
+                f"context key '{key}' contains {value!r}, of partition {value_partition};"
+                f" expected only values of partition {partition}, the partition of region"
+                f" {settings.region!r}"
+            )
 
 
 class _ContextReader:

@@ -131,10 +131,15 @@ def error_text(error: ClientError) -> str:
     return f"{details.get('Code', 'Error')}: {details.get('Message', str(error))}"
 
 
+# The console of the China and GovCloud partitions; the aws partition's is per region.
+CONSOLE_HOSTS = {
+    "aws-cn": "console.amazonaws.cn",
+    "aws-us-gov": "console.amazonaws-us-gov.com",
+}
+
+
 def console_url(execution_arn: str) -> str:
-    """The execution's page in the AWS console."""
-    region = execution_arn.split(":")[3]
-    return (
-        f"https://{region}.console.aws.amazon.com/states/home?region={region}"
-        f"#/v2/executions/details/{execution_arn}"
-    )
+    """The execution's page in the AWS console of the execution's partition."""
+    _, partition, _, region, *_ = execution_arn.split(":")
+    host = CONSOLE_HOSTS.get(partition, f"{region}.console.aws.amazon.com")
+    return f"https://{host}/states/home?region={region}#/v2/executions/details/{execution_arn}"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from spinboard_cdk.settings import Settings, SettingsError, load_settings
+from spinboard_cdk.settings import Settings, SettingsError, load_settings, partition_of
 
 from .conftest import BASE_CONTEXT
 
@@ -96,3 +96,63 @@ def test_synth_of_the_real_app_fails_naming_the_key(tmp_path: Any) -> None:
     )
     assert result.returncode != 0
     assert "spinnakerAccountId" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("region", "partition", "organizations_region"),
+    [
+        ("us-east-1", "aws", "us-east-1"),
+        ("eu-west-1", "aws", "us-east-1"),
+        ("cn-north-1", "aws-cn", "cn-northwest-1"),
+        ("cn-northwest-1", "aws-cn", "cn-northwest-1"),
+        ("us-gov-west-1", "aws-us-gov", "us-gov-west-1"),
+        ("us-gov-east-1", "aws-us-gov", "us-gov-west-1"),
+        ("us-isob-east-1", "aws-iso-b", "us-isob-east-1"),
+    ],
+)
+def test_the_partition_follows_the_region(
+    region: str, partition: str, organizations_region: str
+) -> None:
+    s = settings(region=region, regions=[region])
+    assert partition_of(region) == partition
+    assert s.partition == partition
+    assert s.organizations_region == organizations_region
+    assert s.management_role_arn == (
+        f"arn:{partition}:iam::{BASE_CONTEXT['managementAccountId']}:role/"
+        "SpinboardOrganizationAccess"
+    )
+
+
+def test_arn_settings_accept_every_partition() -> None:
+    s = settings(
+        region="cn-north-1",
+        regions="cn-north-1",
+        managedRolePolicies="arn:aws-cn:iam::aws:policy/ReadOnlyAccess",
+        serviceCatalogPrincipals="arn:aws-cn:iam::123456789012:role/Platform",
+        powertoolsLayerArn="arn:aws-cn:lambda:cn-north-1:123456789012:layer:Powertools:1",
+    )
+    assert s.managed_role_policies == ("arn:aws-cn:iam::aws:policy/ReadOnlyAccess",)
+    gov = settings(
+        region="us-gov-west-1",
+        regions="us-gov-west-1,us-gov-east-1",
+        serviceCatalogPrincipals="arn:aws-us-gov:iam::123456789012:role/Platform",
+    )
+    assert gov.service_catalog_principals == ("arn:aws-us-gov:iam::123456789012:role/Platform",)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        # The default regions (us-east-1, us-west-2) are not in China.
+        ("region", "cn-north-1"),
+        ("regions", "us-east-1,cn-north-1"),
+        ("controlTowerHomeRegion", "us-gov-west-1"),
+        ("managedRolePolicies", "arn:aws-cn:iam::aws:policy/ReadOnlyAccess"),
+        ("serviceCatalogPrincipals", "arn:aws-us-gov:iam::123456789012:role/Platform"),
+        ("powertoolsLayerArn", "arn:aws-cn:lambda:cn-north-1:123456789012:layer:Powertools:1"),
+    ],
+)
+def test_a_value_of_another_partition_names_the_key(key: str, value: str) -> None:
+    expected_key = "regions" if key == "region" else key
+    with pytest.raises(SettingsError, match=f"'{expected_key}' contains .* of partition"):
+        settings(**{key: value})
