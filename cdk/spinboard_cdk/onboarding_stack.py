@@ -180,7 +180,17 @@ class OnboardingStack(Stack):
             document_type="Command",
             document_format="JSON",
             update_method="NewVersion",
-            content=halyard_document.document_content(s.halyard_command, s.halyard_environment),
+            content=halyard_document.document_content(
+                defaults=halyard_document.DocumentDefaults(
+                    hal_command=s.halyard_command,
+                    environment=s.halyard_environment,
+                    kubectl_command=s.kubectl_command,
+                    clouddriver_path=s.clouddriver_path,
+                    partition=s.partition,
+                    apply_timeout_seconds=s.halyard_apply_timeout_seconds,
+                    readiness_seconds=s.clouddriver_readiness_seconds,
+                )
+            ),
         )
         self.sync_state_machine_name = f"{s.stack_name}-SyncSpinnaker"
 
@@ -310,6 +320,11 @@ class OnboardingStack(Stack):
             "HALYARD_COMMAND": s.halyard_command,
             "HALYARD_ENVIRONMENT": s.halyard_environment,
             "HALYARD_TIMEOUT_SECONDS": str(s.halyard_timeout_seconds),
+            "HALYARD_APPLY_TIMEOUT_SECONDS": str(s.halyard_apply_timeout_seconds),
+            "HAL_CALL_SECONDS": str(s.hal_call_seconds),
+            "KUBECTL_COMMAND": s.kubectl_command,
+            "CLOUDDRIVER_PATH": s.clouddriver_path,
+            "CLOUDDRIVER_READINESS_SECONDS": str(s.clouddriver_readiness_seconds),
             "OFFBOARD_REMOVES_ROLES": str(s.offboard_removes_roles).lower(),
             "POWERTOOLS_SERVICE_NAME": "spinboard",
             "POWERTOOLS_METRICS_NAMESPACE": "Spinboard",

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 # The halyard settings become the SSM document's parameter defaults: the document's own patterns.
-from spinboard.halyard_document import ENVIRONMENT_PATTERN, HAL_COMMAND_PATTERN
+from spinboard.halyard_document import (
+    CLOUDDRIVER_PATH_PATTERN,
+    DEFAULT_PROBE_ATTEMPTS,
+    DEFAULT_PROBE_INTERVAL_SECONDS,
+    ENVIRONMENT_PATTERN,
+    HAL_COMMAND_PATTERN,
+    validate_parameters,
+)
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
@@ -95,6 +102,11 @@ class Settings:
     offboard_removes_roles: bool = False
     sync_batch_window_seconds: int = 120
     halyard_timeout_seconds: int = 1800
+    kubectl_command: str = "kubectl"
+    clouddriver_path: str = "/api/v1/namespaces/spinnaker/services/spin-clouddriver:7002/proxy"
+    halyard_apply_timeout_seconds: int = 900
+    clouddriver_readiness_seconds: int = 300
+    hal_call_seconds: int = 6
     control_tower_home_region: str = ""
     service_catalog_principals: tuple[str, ...] = ()
 
@@ -196,9 +208,58 @@ class Settings:
             halyard_timeout_seconds=reader.integer(
                 "halyardTimeoutSeconds", cls.halyard_timeout_seconds, low=60, high=3600
             ),
+            kubectl_command=reader.text(
+                "kubectlCommand",
+                re.compile(HAL_COMMAND_PATTERN),
+                "the command that runs kubectl on the Minnaker instance (e.g. kubectl)",
+                default=cls.kubectl_command,
+            ),
+            clouddriver_path=reader.text(
+                "clouddriverPath",
+                re.compile(CLOUDDRIVER_PATH_PATTERN),
+                "the API server path of clouddriver's service proxy (e.g. "
+                "/api/v1/namespaces/spinnaker/services/spin-clouddriver:7002/proxy)",
+                default=cls.clouddriver_path,
+            ),
+            halyard_apply_timeout_seconds=reader.integer(
+                "halyardApplyTimeoutSeconds", cls.halyard_apply_timeout_seconds, low=60, high=3600
+            ),
+            clouddriver_readiness_seconds=reader.integer(
+                "clouddriverReadinessSeconds", cls.clouddriver_readiness_seconds, low=0, high=3600
+            ),
+            hal_call_seconds=reader.integer(
+                "halCallSeconds", cls.hal_call_seconds, low=1, high=120
+            ),
         )
         _check_one_partition(settings)
+        _check_halyard(settings)
         return settings
+
+
+def _check_halyard(settings: Settings) -> None:
+    """The halyard values as the SSM document will check them, and waits that fit the timeout."""
+    for key, name, value in (
+        ("halyardCommand", "HalCommand", settings.halyard_command),
+        ("halyardEnvironment", "Environment", settings.halyard_environment),
+        ("kubectlCommand", "KubectlCommand", settings.kubectl_command),
+    ):
+        try:
+            validate_parameters({name: value})
+        except ValueError as error:
+            raise SettingsError(f"context key '{key}' is {value!r}: {error}") from None
+    waits = (
+        settings.halyard_apply_timeout_seconds
+        + settings.clouddriver_readiness_seconds
+        + DEFAULT_PROBE_ATTEMPTS * DEFAULT_PROBE_INTERVAL_SECONDS
+        + 4 * settings.hal_call_seconds
+    )
+    if waits > settings.halyard_timeout_seconds * 0.8:
+        raise SettingsError(
+            f"context key 'halyardTimeoutSeconds' is {settings.halyard_timeout_seconds}: one "
+            f"halyard command may wait {waits} s (halyardApplyTimeoutSeconds, "
+            "clouddriverReadinessSeconds, the role probe and a few hal calls of "
+            "halCallSeconds), which must stay within 80 % of it"
+        )
 
 
 def _check_one_partition(settings: Settings) -> None:

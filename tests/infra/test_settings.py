@@ -56,6 +56,12 @@ def test_a_missing_required_value_names_the_key(key: str) -> None:
         ("readinessTimeoutMinutes", "soon"),
         ("readinessTimeoutMinutes", 0),
         ("powertoolsLayerArn", "layer-27"),
+        ("halyardCommand", "kubectl  exec hal"),
+        ("halyardEnvironment", "KUBECONFIG"),
+        ("kubectlCommand", "kubectl;reboot"),
+        ("clouddriverPath", "api/v1"),
+        ("halCallSeconds", 0),
+        ("halyardApplyTimeoutSeconds", 30),
     ],
 )
 def test_a_bad_value_names_the_key(key: str, value: Any) -> None:
@@ -156,3 +162,13 @@ def test_a_value_of_another_partition_names_the_key(key: str, value: str) -> Non
     expected_key = "regions" if key == "region" else key
     with pytest.raises(SettingsError, match=f"'{expected_key}' contains .* of partition"):
         settings(**{key: value})
+
+
+def test_the_waits_of_one_halyard_command_must_fit_its_timeout() -> None:
+    assert settings(halyardTimeoutSeconds=1800).halyard_apply_timeout_seconds == 900
+    with pytest.raises(SettingsError, match="'halyardTimeoutSeconds' is 900: one halyard"):
+        settings(halyardTimeoutSeconds=900)
+    lowered = settings(
+        halyardTimeoutSeconds=900, halyardApplyTimeoutSeconds=300, clouddriverReadinessSeconds=60
+    )
+    assert lowered.halyard_timeout_seconds == 900
