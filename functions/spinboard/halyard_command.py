@@ -30,7 +30,12 @@ from spinboard.errors import (
 )
 from spinboard.identifiers import execution_name
 from spinboard.registry import MAX_ERROR_CHARS, Account, PlannedUpsert, Status, trim
-from spinboard.settings import SyncSettings
+from spinboard.settings import (
+    DEFAULT_APPLY_TIMEOUT_SECONDS,
+    DEFAULT_HAL_CALL_SECONDS,
+    DEFAULT_READINESS_SECONDS,
+    SyncSettings,
+)
 from spinboard.sync_plan import CommandLimits, SyncPlan
 from spinboard.timestamps import iso, parse_iso
 
@@ -67,9 +72,9 @@ class HalyardSettings:
     partition: str = "aws"
     kubectl_command: str = halyard_document.DEFAULT_KUBECTL_COMMAND
     clouddriver_path: str = halyard_document.DEFAULT_CLOUDDRIVER_PATH
-    apply_timeout_seconds: int = halyard_document.DEFAULT_APPLY_TIMEOUT_SECONDS
-    readiness_seconds: int = halyard_document.DEFAULT_READINESS_SECONDS
-    hal_call_seconds: int = 6
+    apply_timeout_seconds: int = DEFAULT_APPLY_TIMEOUT_SECONDS
+    readiness_seconds: int = DEFAULT_READINESS_SECONDS
+    hal_call_seconds: int = DEFAULT_HAL_CALL_SECONDS
 
     @classmethod
     def from_settings(
@@ -342,9 +347,8 @@ def check(
 ) -> CommandStatus:
     """Where the command is; cancels it and raises ``HalyardTimeout`` once it is too late."""
     if command.skipped:
-        return CommandStatus(
-            command, True, True, "Skipped", "Skipped", "", halyard_document.parse_output(""), 0.0
-        )
+        nothing = halyard_document.ScriptOutput(results=(), failed=None, done=True)
+        return CommandStatus(command, True, True, "Skipped", "Skipped", "", nothing, 0.0)
     try:
         invocation: Mapping[str, Any] = ssm.get_command_invocation(
             CommandId=command.command_id, InstanceId=command.instance_id

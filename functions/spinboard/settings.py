@@ -197,10 +197,10 @@ class SyncSettings:
                 "CLOUDDRIVER_PATH", halyard_document.DEFAULT_CLOUDDRIVER_PATH, _clouddriver_path
             ),
             apply_timeout_seconds=reader.optional(
-                "HALYARD_APPLY_TIMEOUT_SECONDS", DEFAULT_APPLY_TIMEOUT_SECONDS, _positive_seconds
+                "HALYARD_APPLY_TIMEOUT_SECONDS", DEFAULT_APPLY_TIMEOUT_SECONDS, _apply_seconds
             ),
             readiness_seconds=reader.optional(
-                "CLOUDDRIVER_READINESS_SECONDS", DEFAULT_READINESS_SECONDS, _seconds
+                "CLOUDDRIVER_READINESS_SECONDS", DEFAULT_READINESS_SECONDS, _command_seconds
             ),
             hal_call_seconds=reader.optional(
                 "HAL_CALL_SECONDS", DEFAULT_HAL_CALL_SECONDS, _positive_seconds
@@ -388,8 +388,27 @@ def _positive_seconds(value: str) -> int:
     return seconds
 
 
+def _command_seconds(value: str) -> int:
+    seconds = _whole_number(value)
+    if seconds > halyard_document.EXECUTION_TIMEOUT_SECONDS:
+        raise ValueError(
+            f"give at most {halyard_document.EXECUTION_TIMEOUT_SECONDS} seconds, the "
+            "document's execution timeout"
+        )
+    return seconds
+
+
+def _apply_seconds(value: str) -> int:
+    return _command_seconds(str(_positive_seconds(value)))
+
+
 def _halyard_timeout(value: str) -> int:
     seconds = _whole_number(value)
+    if seconds > halyard_document.EXECUTION_TIMEOUT_SECONDS:
+        raise ValueError(
+            f"give at most {halyard_document.EXECUTION_TIMEOUT_SECONDS} seconds: SSM stops the "
+            "document's step then"
+        )
     if seconds < _MIN_HALYARD_TIMEOUT_SECONDS:
         raise ValueError(
             f"give at least {_MIN_HALYARD_TIMEOUT_SECONDS} seconds; 'hal deploy apply' "

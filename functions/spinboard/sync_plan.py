@@ -254,6 +254,11 @@ def _change_ops(
     return tuple(ops)
 
 
+def _calls(works: Sequence[_Work]) -> int:
+    """One hal call (or one readiness check) per operation: a rename is two."""
+    return sum(len(work.operations) for work in works)
+
+
 def _fits(works: Sequence[_Work], limits: CommandLimits) -> bool:
     ops = [op for work in works for op in work.operations]
     chars = sum(len(op.encode()) for op in ops) + max(len(ops) - 1, 0)
@@ -271,7 +276,7 @@ def _chunks(
         candidate = [*current, work]
         fits = (
             _fits(candidate, limits)
-            and seconds(len(candidate)) <= limits.time_budget
+            and seconds(_calls(candidate)) <= limits.time_budget
             and all(len(candidate) <= item.limit for item in candidate)
         )
         if current and not fits:

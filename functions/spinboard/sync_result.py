@@ -153,7 +153,12 @@ def record(
             continue
         if result.outcome == "failed":
             reason = f"halyard {verb} of {name} failed at {result.step}: {result.reason}"
-            failed += _fail(table, entry, reason, sync_execution, now, step=result.step)
+            if isinstance(entry, PlannedDelete) and entry.reason == "rename":
+                # The old name of a renamed account is still in halconfig: the account fails.
+                renamed = [u for u in plan.batch.upserts if u.account_id == entry.account_id]
+                failed += _fail(table, renamed, reason, sync_execution, now, step=result.step)
+            else:
+                failed += _fail(table, [entry], reason, sync_execution, now, step=result.step)
         elif verb == "upsert" and result.outcome in _IN_HALCONFIG:
             registry.record_halconfig_name(table, entry.account_id, name, now)
         elif verb == "delete" and result.outcome in _OUT_OF_HALCONFIG:
@@ -187,9 +192,10 @@ def record(
         failed += registry.mark_batch_failed(
             table, plan.batch, command.error, sync_execution, now, step="HalyardApply"
         )
-    elif command.timed_out and len(_change_names(ops)) > 1 and changes:
-        limit = max(1, len(_change_names(ops)) // 2)
-        retrying = registry.limit_halyard_batch(table, [e.account_id for e in changes], limit)
+    elif command.timed_out and len(_change_accounts(ops, plan)) > 1 and changes:
+        limit = max(1, len(_change_accounts(ops, plan)) // 2)
+        waiting = sorted({entry.account_id for entry in unanswered})
+        retrying = registry.limit_halyard_batch(table, waiting, limit)
         next_command = None
     else:
         failed += registry.mark_batch_failed(
@@ -202,7 +208,7 @@ def record(
         registered=tuple(registered),
         offboarded=tuple(offboarded),
         failed=tuple(sorted(set(failed))),
-        retrying=tuple(retrying),
+        retrying=tuple(sorted(set(retrying))),
         error=command.error,
         next_command=next_command,
     )
@@ -212,8 +218,11 @@ def _sent_operations(sent: SentCommand) -> list[tuple[str, str]]:
     return [(item.split(":")[0], item.split(":")[1]) for item in sent.operations.split(" ") if item]
 
 
-def _change_names(ops: Sequence[tuple[str, str]]) -> list[str]:
-    return [name for verb, name in ops if verb != "verify"]
+def _change_accounts(ops: Sequence[tuple[str, str]], plan: SyncPlan) -> set[str]:
+    """The accounts whose changes the command held (a rename is one account, two calls)."""
+    ids = {("upsert", u.account_name): u.account_id for u in plan.batch.upserts}
+    ids.update({("delete", d.account_name): d.account_id for d in plan.batch.deletes})
+    return {ids[op] for op in ops if op in ids}
 
 
 def _is_verify(entry: PlannedUpsert | PlannedDelete, ops: Sequence[tuple[str, str]]) -> bool:
@@ -229,7 +238,7 @@ def _as_batch(entries: Sequence[PlannedUpsert | PlannedDelete]) -> Batch:
 
 def _fail(
     table: "Table",
-    entry: PlannedUpsert | PlannedDelete,
+    entries: Sequence[PlannedUpsert | PlannedDelete],
     reason: str,
     sync_execution: str,
     now: datetime,
@@ -237,5 +246,5 @@ def _fail(
     step: str,
 ) -> list[str]:
     return registry.mark_batch_failed(
-        table, _as_batch([entry]), reason, sync_execution, now, step=f"Halyard:{step}"
+        table, _as_batch(entries), reason, sync_execution, now, step=f"Halyard:{step}"
     )

@@ -1,5 +1,6 @@
 """Sending the halyard document with SSM and reading its outcome (moto, botocore Stubber)."""
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -16,8 +17,9 @@ from spinboard.errors import (
     MinnakerUnreachable,
 )
 from spinboard.halyard_command import HalyardSettings, SentCommand
-from spinboard.registry import Batch, PlannedDelete, PlannedUpsert
+from spinboard.registry import Account, Batch, PlannedDelete, PlannedUpsert, Status
 from spinboard.settings import SyncSettings
+from spinboard.sync_plan import PlannedCommand, SyncPlan
 from spinboard.sync_request import execution_name, request_sync
 from tests.unit.support import REGION
 from tests.unit.sync_support import (
@@ -29,6 +31,7 @@ from tests.unit.sync_support import (
     START,
     SYNC_ENV,
     SYNC_STATE_MACHINE_ARN,
+    account,
     create_sync_state_machine,
     execution,
     sync_executions,
@@ -43,6 +46,25 @@ BATCH = Batch(
         PlannedDelete(ACCOUNT_B, "aws-b", "offboard"),
     ),
 )
+PLAN = SyncPlan(
+    wait=False,
+    wait_seconds=0,
+    batch=BATCH,
+    policy_account_ids=(ACCOUNT_A,),
+    commands=(PlannedCommand((ACCOUNT_A, ACCOUNT_B), (ACCOUNT_A,), True),),
+)
+# The same round cut into a change command, the apply command and a verify command.
+SPLIT = replace(
+    PLAN,
+    commands=(
+        PlannedCommand((ACCOUNT_A, ACCOUNT_B), (), False),
+        PlannedCommand((), (), True),
+        PlannedCommand((), (ACCOUNT_A,), False),
+    ),
+)
+READY_A = account(ACCOUNT_A, "aws-new", Status.ROLES_READY, regions=("us-east-1", "eu-west-1"))
+LEAVING_B = account(ACCOUNT_B, "aws-b", Status.OFFBOARDING)
+AS_PLANNED = {ACCOUNT_A: READY_A, ACCOUNT_B: LEAVING_B}
 
 
 @pytest.fixture
@@ -50,66 +72,166 @@ def halyard() -> HalyardSettings:
     return HalyardSettings.from_settings(SyncSettings.from_env(SYNC_ENV), ROLE)
 
 
+def operations_of(plan: SyncPlan, index: int, accounts: dict[str, Account]) -> tuple[str, bool]:
+    ops, deploy_apply = halyard_command.command_operations(plan, index, ROLE, accounts)
+    return halyard_document.encode_operations(ops), deploy_apply
+
+
 def test_parameters_put_deletes_first_and_match_the_document(halyard: HalyardSettings) -> None:
-    params = halyard_command.parameters(BATCH, halyard)
+    ops, deploy_apply = halyard_command.command_operations(PLAN, 0, ROLE, {})
+
+    params = halyard_command.parameters(ops, halyard, deploy_apply=deploy_apply)
 
     assert params == {
         "Operations": [
-            f"delete:aws-old delete:aws-b upsert:aws-new:{ACCOUNT_A}:{ROLE}:us-east-1,eu-west-1"
+            f"delete:aws-old delete:aws-b upsert:aws-new:{ACCOUNT_A}:{ROLE}:us-east-1,eu-west-1 "
+            f"verify:aws-new:{ACCOUNT_A}:us-east-1,eu-west-1"
         ],
         "HalCommand": [halyard_document.DEFAULT_HAL_COMMAND],
         "Environment": [halyard_document.DEFAULT_ENVIRONMENT],
+        "KubectlCommand": [halyard_document.DEFAULT_KUBECTL_COMMAND],
+        "ClouddriverPath": [halyard_document.DEFAULT_CLOUDDRIVER_PATH],
+        "Partition": ["aws"],
         "DeployApply": ["true"],
+        "ApplyTimeoutSeconds": ["900"],
+        "ReadinessSeconds": ["300"],
     }
     halyard_document.validate_parameters(params)
+    document = halyard.document()
+    assert set(params) < set(document["parameters"])
+    # The probe keeps the document's defaults, which the limits assume.
+    assert {"ProbeAttempts", "ProbeIntervalSeconds"} == set(document["parameters"]) - set(params)
+
+
+def test_the_commands_of_a_split_round(halyard: HalyardSettings) -> None:
+    changes = f"delete:aws-old delete:aws-b upsert:aws-new:{ACCOUNT_A}:{ROLE}:us-east-1,eu-west-1"
+    verify = f"verify:aws-new:{ACCOUNT_A}:us-east-1,eu-west-1"
+
+    assert operations_of(SPLIT, 0, AS_PLANNED) == (changes, False)
+    assert operations_of(SPLIT, 1, AS_PLANNED) == ("", True)
+    assert operations_of(SPLIT, 2, AS_PLANNED) == (verify, False)
+    params = halyard_command.parameters([], halyard, deploy_apply=True)
+    assert (params["Operations"], params["DeployApply"]) == ([""], ["true"])
+
+
+def test_only_accounts_still_as_planned_are_verified_and_applied() -> None:
+    renamed_again = replace(READY_A, account_name="aws-newer")
+    failed = replace(READY_A, status=Status.FAILED)
+    gone = {ACCOUNT_A: failed, ACCOUNT_B: replace(LEAVING_B, status=Status.OFFBOARDED)}
+
+    assert operations_of(SPLIT, 2, {ACCOUNT_A: renamed_again}) == ("", False)
+    assert operations_of(SPLIT, 2, {}) == ("", False)
+    # The apply runs while one account of the round still waits for it, else not.
+    assert operations_of(SPLIT, 1, {ACCOUNT_A: failed, ACCOUNT_B: LEAVING_B}) == ("", True)
+    assert operations_of(SPLIT, 1, {ACCOUNT_A: READY_A}) == ("", True)
+    assert operations_of(SPLIT, 1, gone) == ("", False)
+    # A change is sent as planned; its verification rides along in the same command.
+    encoded, deploy_apply = operations_of(PLAN, 0, gone)
+    assert encoded.endswith(f"verify:aws-new:{ACCOUNT_A}:us-east-1,eu-west-1")
+    assert deploy_apply
+    with pytest.raises(InvalidRequest, match="there is no command 3"):
+        halyard_command.command_operations(SPLIT, 3, ROLE, AS_PLANNED)
+    with pytest.raises(InvalidRequest, match="there is no command -1"):
+        halyard_command.command_operations(SPLIT, -1, ROLE, AS_PLANNED)
 
 
 def test_parameters_that_the_document_would_refuse_are_not_sent(
     halyard: HalyardSettings,
 ) -> None:
-    bad_role = HalyardSettings(**{**halyard.__dict__, "role_name": "Role With Spaces"})
+    ops, _ = halyard_command.command_operations(PLAN, 0, "Role With Spaces", {})
     with pytest.raises(HalyardParametersRejected, match="parameter Operations"):
-        halyard_command.parameters(BATCH, bad_role)
+        halyard_command.parameters(ops, halyard, deploy_apply=True)
 
-    bad_command = HalyardSettings(**{**halyard.__dict__, "hal_command": "hal; rm -rf /"})
+    ops, _ = halyard_command.command_operations(PLAN, 0, ROLE, {})
+    bad_command = replace(halyard, hal_command="hal; rm -rf /")
     with pytest.raises(HalyardParametersRejected, match="parameter HalCommand"):
-        halyard_command.parameters(BATCH, bad_command)
+        halyard_command.parameters(ops, bad_command, deploy_apply=True)
+    bad_path = replace(halyard, clouddriver_path="/proxy/$(reboot)")
+    with pytest.raises(HalyardParametersRejected, match="parameter ClouddriverPath"):
+        halyard_command.parameters(ops, bad_path, deploy_apply=True)
+    bad_partition = replace(halyard, partition="aws-moon")
+    with pytest.raises(HalyardParametersRejected, match="parameter Partition"):
+        halyard_command.parameters(ops, bad_partition, deploy_apply=True)
 
-    twice = Batch(upserts=BATCH.upserts, deletes=(PlannedDelete(ACCOUNT_B, "aws-new", "offboard"),))
+    twice = [*ops, halyard_document.Delete("aws-b")]
     with pytest.raises(HalyardParametersRejected, match="more than once"):
-        halyard_command.parameters(twice, halyard)
+        halyard_command.parameters(twice, halyard, deploy_apply=True)
 
 
-def test_a_batch_over_the_command_size_is_refused(
+def test_a_command_over_its_limits_is_refused(
     halyard: HalyardSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(halyard_command, "operations_budget", lambda settings: 10)
+    ops, _ = halyard_command.command_operations(PLAN, 0, ROLE, {})
+    monkeypatch.setattr(halyard_document, "operations_budget", lambda document, values: 10)
 
-    with pytest.raises(HalyardParametersRejected, match="room for 10"):
-        halyard_command.parameters(BATCH, halyard)
+    with pytest.raises(HalyardParametersRejected, match=r"room: 10\)"):
+        halyard_command.parameters(ops, halyard, deploy_apply=True)
+
+    monkeypatch.undo()
+    monkeypatch.setattr(halyard_document, "stdout_budget", lambda: 300)
+    with pytest.raises(HalyardParametersRejected, match=r"output \(room: 300\)"):
+        halyard_command.parameters(ops, halyard, deploy_apply=True)
 
 
-def test_the_budget_leaves_room_for_hundreds_of_accounts(halyard: HalyardSettings) -> None:
-    upsert = halyard_document.Upsert("aws-some-team-name", ACCOUNT_A, ROLE, ("us-east-1",))
-    assert halyard_command.operations_budget(halyard) // (len(upsert.encode()) + 1) > 500
+def test_the_limits_come_from_the_settings_and_the_document(halyard: HalyardSettings) -> None:
+    limits = halyard.limits()
+
+    assert limits.operations_chars == halyard_document.operations_budget(
+        halyard.document(), halyard.fixed_parameters()
+    )
+    assert 30_000 < limits.operations_chars < halyard_document.MAX_COMMAND_CHARS
+    assert limits.stdout_chars == halyard_document.stdout_budget()
+    assert (limits.timeout_seconds, limits.apply_seconds, limits.readiness_seconds) == (
+        1800,
+        900,
+        300,
+    )
+    assert limits.hal_call_seconds == 6
+    assert limits.probe_seconds == 60  # 12 attempts, 5 s apart
+    # One command holds dozens of accounts at the longest names: SSM's 24,000 characters
+    # of stdout bind first.
+    longest = halyard_document.Upsert("a" * 63, ACCOUNT_A, ROLE, ("us-east-1", "us-west-2"))
+    per_command = limits.stdout_chars // halyard_document.stdout_chars(longest)
+    assert 60 < per_command < limits.operations_chars // (len(longest.encode()) + 1)
+
+
+def test_the_partition_reaches_the_command() -> None:
+    settings = HalyardSettings(
+        document_name=DOCUMENT_NAME,
+        instance_id=INSTANCE_ID,
+        hal_command="hal",
+        environment="",
+        timeout_seconds=1800,
+        role_name=ROLE,
+        partition="aws-cn",
+    )
+
+    assert settings.fixed_parameters()["Partition"] == "aws-cn"
+    assert settings.fixed_parameters(deploy_apply=False)["DeployApply"] == "false"
+    from_env = HalyardSettings.from_settings(SyncSettings.from_env(SYNC_ENV), ROLE, "aws-us-gov")
+    assert from_env.fixed_parameters()["Partition"] == "aws-us-gov"
 
 
 def test_send_and_check_with_ssm(aws: None, halyard: HalyardSettings) -> None:
     ssm = boto3.client("ssm", region_name=REGION)
-    sent = halyard_command.send(ssm, BATCH, halyard, execution=SYNC, now=START)
+    sent = halyard_command.send(ssm, PLAN, 0, halyard, AS_PLANNED, execution=SYNC, now=START)
 
     assert sent.instance_id == INSTANCE_ID
+    assert (sent.index, sent.deploy_apply, sent.skipped) == (0, True, False)
+    assert sent.operations.startswith("delete:aws-old delete:aws-b upsert:aws-new:")
     assert sent.to_dict()["sentAt"] == "2025-03-01T12:00:00.000Z"
     listed = ssm.list_commands(CommandId=sent.command_id)["Commands"][0]
     assert listed["DocumentName"] == DOCUMENT_NAME
-    assert listed["Comment"] == "Spinboard sync sync-20250301120000-abcdef01"
-    assert listed["Parameters"]["Operations"][0].startswith("delete:aws-old")
+    assert listed["Comment"] == "Spinboard sync sync-20250301120000-abcdef01 #1"
+    assert listed["Parameters"]["Operations"] == [sent.operations]
+    assert listed["Parameters"]["DeployApply"] == ["true"]
+    assert listed["TimeoutSeconds"] == 1800
 
     status = halyard_command.check(
         ssm, sent, now=START + timedelta(seconds=90), timeout_seconds=1800
     )
 
-    # moto runs nothing: Success at once with empty output.
+    # moto runs nothing: Success at once with empty output (no SPINBOARD-DONE line).
     assert status.to_dict() == {
         **sent.to_dict(),
         "done": True,
@@ -119,8 +241,36 @@ def test_send_and_check_with_ssm(aws: None, halyard: HalyardSettings) -> None:
         "output": "",
         "results": [],
         "failed": None,
+        "complete": False,
         "durationSeconds": 90.0,
     }
+
+
+def test_a_command_with_nothing_left_to_do_is_not_sent(halyard: HalyardSettings) -> None:
+    ssm = boto3.client("ssm", region_name=REGION)
+    stub = Stubber(ssm)
+    stub.activate()  # no response queued: any SSM call would fail
+
+    sent = halyard_command.send(ssm, SPLIT, 2, halyard, {}, execution=SYNC, now=START)
+    status = halyard_command.check(ssm, sent, now=START, timeout_seconds=60)
+
+    assert sent.to_dict() == {
+        "commandId": "",
+        "instanceId": INSTANCE_ID,
+        "sentAt": "2025-03-01T12:00:00.000Z",
+        "index": 2,
+        "operations": "",
+        "deployApply": False,
+        "skipped": True,
+    }
+    assert SentCommand.from_dict(sent.to_dict()) == sent
+    assert (status.done, status.succeeded, status.status, status.script.results) == (
+        True,
+        True,
+        "Skipped",
+        (),
+    )
+    stub.assert_no_pending_responses()
 
 
 @pytest.fixture
@@ -162,25 +312,54 @@ def test_a_failed_command_reports_halyard_output_per_account(
     stubbed: tuple[Any, Stubber],
 ) -> None:
     ssm, stub = stubbed
+    why = "! ERROR Failed to validate account aws-new: cannot assume the role"
     stdout = (
         "SPINBOARD-RESULT delete aws-old removed\n"
         "SPINBOARD-RESULT delete aws-b absent\n"
-        "SPINBOARD-FAILED upsert aws-new account-add exit=1\n"
+        f"SPINBOARD-FAILED upsert aws-new account-add exit=1 {why}\n"
+        "SPINBOARD-RESULT apply deploy applied\n"
+        "SPINBOARD-RESULT verify aws-new skipped\n"
+        "SPINBOARD-DONE operations=4 failed=1 hal-calls=4 changed=true\n"
     )
-    stderr = "! ERROR Failed to assume role\nSPINBOARD-FAILED upsert aws-new account-add exit=1"
+    stderr = f"SPINBOARD-FAILED upsert aws-new account-add exit=1 {why}\n+ Add the account"
     stub.add_response("get_command_invocation", invocation("Failed", stdout=stdout, stderr=stderr))
 
     status = halyard_command.check(ssm, SENT, now=START + timedelta(seconds=30), timeout_seconds=60)
 
     result = status.to_dict()
     assert (result["done"], result["succeeded"], result["status"]) == (True, False, "Failed")
+    no_step = {"step": "", "reason": ""}
     assert result["results"] == [
-        {"verb": "delete", "subject": "aws-old", "outcome": "removed"},
-        {"verb": "delete", "subject": "aws-b", "outcome": "absent"},
+        {"verb": "delete", "subject": "aws-old", "outcome": "removed", **no_step},
+        {"verb": "delete", "subject": "aws-b", "outcome": "absent", **no_step},
+        {
+            "verb": "upsert",
+            "subject": "aws-new",
+            "outcome": "failed",
+            "step": "account-add",
+            "reason": why,
+        },
+        {"verb": "apply", "subject": "deploy", "outcome": "applied", **no_step},
+        {"verb": "verify", "subject": "aws-new", "outcome": "skipped", **no_step},
     ]
-    assert result["failed"] == "upsert aws-new account-add exit=1"
-    assert "--- stderr ---\n! ERROR Failed to assume role" in result["output"]
+    assert (result["failed"], result["complete"]) == (None, True)
+    assert "--- stderr ---\nSPINBOARD-FAILED upsert aws-new" in result["output"]
     assert result["durationSeconds"] == 30.0
+
+
+def test_a_failure_of_the_whole_command_is_reported_apart(stubbed: tuple[Any, Stubber]) -> None:
+    ssm, stub = stubbed
+    stdout = (
+        "SPINBOARD-RESULT upsert aws-new added\n"
+        "SPINBOARD-FAILED apply deploy deploy-apply exit=1 ! ERROR Failed to deploy Spinnaker\n"
+    )
+    stub.add_response("get_command_invocation", invocation("Failed", stdout=stdout))
+
+    result = halyard_command.check(ssm, SENT, now=START, timeout_seconds=60).to_dict()
+
+    assert [item["outcome"] for item in result["results"]] == ["added"]
+    assert result["failed"] == "apply deploy deploy-apply exit=1 ! ERROR Failed to deploy Spinnaker"
+    assert result["complete"] is False
 
 
 def test_output_is_trimmed_to_its_end(stubbed: tuple[Any, Stubber]) -> None:
@@ -253,7 +432,7 @@ def test_send_errors_say_what_to_fix(
     stub.add_client_error("send_command", service_error_code=code, service_message="no")
 
     with pytest.raises(error, match=message):
-        halyard_command.send(ssm, BATCH, halyard, execution=SYNC, now=START)
+        halyard_command.send(ssm, PLAN, 0, halyard, AS_PLANNED, execution=SYNC, now=START)
 
 
 def test_unexpected_send_errors_pass_through(
@@ -263,11 +442,15 @@ def test_unexpected_send_errors_pass_through(
     stub.add_client_error("send_command", service_error_code="ThrottlingException")
 
     with pytest.raises(Exception, match="ThrottlingException"):
-        halyard_command.send(ssm, BATCH, halyard, execution=SYNC, now=START)
+        halyard_command.send(ssm, PLAN, 0, halyard, AS_PLANNED, execution=SYNC, now=START)
 
 
 def test_sent_command_reads_back() -> None:
     assert SentCommand.from_dict(SENT.to_dict()) == SENT
+    full = SentCommand(COMMAND_ID, INSTANCE_ID, START, 3, "delete:aws-b", True)
+    assert SentCommand.from_dict(full.to_dict()) == full
+    with pytest.raises(InvalidRequest, match="commandId"):
+        SentCommand.from_dict({**full.to_dict(), "index": "3"})
     with pytest.raises(InvalidRequest, match="commandId"):
         SentCommand.from_dict({"commandId": COMMAND_ID})
 

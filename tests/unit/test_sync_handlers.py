@@ -5,6 +5,7 @@ from typing import Any
 
 import boto3
 import pytest
+from moto.ssm import models as moto_ssm
 
 from handlers import (
     halyard_command,
@@ -85,6 +86,36 @@ def spinnaker(registry_table: Any, sync_env: dict[str, str]) -> Any:
     return registry_table
 
 
+def minnaker_output(parameters: dict[str, list[str]]) -> str:
+    """What the document's program prints when every hal call works and clouddriver
+    serves every account: one line per operation, the apply, the last line."""
+    items = [item.split(":") for item in parameters["Operations"][0].split(" ") if item]
+    outcome = {"upsert": "added", "delete": "removed", "verify": "served"}
+    changes = [f"SPINBOARD-RESULT {i[0]} {i[1]} {outcome[i[0]]}" for i in items if i[0] != "verify"]
+    apply = (
+        ["SPINBOARD-RESULT apply deploy applied"] if parameters["DeployApply"] == ["true"] else []
+    )
+    verifies = [f"SPINBOARD-RESULT verify {i[1]} served" for i in items if i[0] == "verify"]
+    done = [f"SPINBOARD-DONE operations={len(items)} failed=0"]
+    return "\n".join([*changes, *apply, *verifies, *done]) + "\n"
+
+
+@pytest.fixture(autouse=True)
+def minnaker(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, list[str]]]:
+    """moto's SSM answers each command with the output of a Minnaker where all goes well."""
+    sent: list[dict[str, list[str]]] = []
+    original = moto_ssm.Command.invocation_response
+
+    def invocation_response(command: Any, instance_id: str, plugin_name: str) -> Any:
+        response = original(command, instance_id, plugin_name)
+        sent.append(command.parameters)
+        response["StandardOutputContent"] = minnaker_output(command.parameters)
+        return response
+
+    monkeypatch.setattr(moto_ssm.Command, "invocation_response", invocation_response)
+    return sent
+
+
 def sync_round(output: Output) -> dict[str, Any]:
     """One SyncSpinnaker execution, step by step as the state machine runs it."""
     context = FakeLambdaContext()
@@ -92,17 +123,28 @@ def sync_round(output: Output) -> dict[str, Any]:
     assert lease == {"acquired": True, "owner": SYNC, "expiresAt": lease["expiresAt"]}
     plan = sync_plan.handler(event({}, SYNC), context)
     policy = managing_policy.handler(event(plan, SYNC), context)
-    sent = halyard_command.send(event(plan, SYNC), context)
-    checked = halyard_command.check(event(sent, SYNC), context)
-    assert checked["done"]
-    result = sync_result.handler(event({"plan": plan, "command": checked}, SYNC), context)
+    index: int | None = 0
+    sent, checked, results = [], [], []
+    while index is not None:
+        sent.append(halyard_command.send(event({"plan": plan, "index": index}, SYNC), context))
+        checked.append(halyard_command.check(event(sent[-1], SYNC), context))
+        assert checked[-1]["done"]
+        results.append(
+            sync_result.handler(event({"plan": plan, "command": checked[-1]}, SYNC), context)
+        )
+        index = results[-1]["nextCommand"]
+    result = {
+        "succeeded": all(r["succeeded"] for r in results),
+        **{key: [i for r in results for i in r[key]] for key in ("registered", "offboarded")},
+    }
     released = sync_lease.release(event({}, SYNC), context)
     logs, metrics = output.take()
     return {
         "plan": plan,
         "policy": policy,
-        "sent": sent,
-        "checked": checked,
+        "sent": sent[0],
+        "commands": sent,
+        "checked": checked[-1],
         "result": result,
         "released": released,
         "logs": logs,
@@ -133,7 +175,13 @@ def test_onboarding_to_registered(spinnaker: Any, output: Output) -> None:
     ]
     assert round_["policy"]["totalAccounts"] == 1
     assert round_["sent"]["instanceId"] == "i-0123456789abcdef0"
+    assert [command["deployApply"] for command in round_["commands"]] == [True]
+    assert round_["sent"]["operations"] == (
+        f"upsert:aws-a:{ACCOUNT_A}:SpinnakerManagedRole:us-east-1,us-west-2 "
+        f"verify:aws-a:{ACCOUNT_A}:us-east-1,us-west-2"
+    )
     assert round_["checked"]["succeeded"] is True
+    assert round_["checked"]["complete"] is True
     assert round_["result"]["registered"] == [ACCOUNT_A]
     assert round_["released"] == {"released": True, "pending": False}
     assert metric(round_["metrics"], "SyncBatchSize") == 1
@@ -255,7 +303,7 @@ def test_a_second_sync_stops_and_cannot_run_halyard(spinnaker: Any, output: Outp
     assert refused["acquired"] is False
     assert refused["owner"] == SYNC
     with pytest.raises(SyncLeaseLost, match=r"held by .*sync-1"):
-        halyard_command.send(event(plan, OTHER_SYNC), context)
+        halyard_command.send(event({"plan": plan, "index": 0}, OTHER_SYNC), context)
     # Not the owner: nothing is released, and the holder still sees the work.
     assert sync_lease.release(event({}, OTHER_SYNC), context) == {
         "released": False,
@@ -273,7 +321,8 @@ def test_a_failed_round_fails_its_accounts(spinnaker: Any, output: Output) -> No
     plan = sync_plan.handler(event({}, SYNC), context)
     output.take()
 
-    caught = {"Error": "HalyardTimeout", "Cause": json.dumps({"errorMessage": "too slow"})}
+    # SendHalyardCommand failed: the Catch hands its error on instead of a command.
+    caught = {"Error": "MinnakerUnreachable", "Cause": json.dumps({"errorMessage": "no agent"})}
     result = sync_result.handler(event({"plan": plan, "command": caught}, SYNC), context)
 
     assert result == {
@@ -282,7 +331,8 @@ def test_a_failed_round_fails_its_accounts(spinnaker: Any, output: Output) -> No
         "offboarded": [],
         "failed": [ACCOUNT_A],
         "retrying": [],
-        "error": "HalyardTimeout: too slow",
+        "error": "MinnakerUnreachable: no agent",
+        "nextCommand": None,
     }
     logs, metrics = output.take()
     assert metric(metrics, "SyncFailures") == 1
@@ -290,7 +340,69 @@ def test_a_failed_round_fails_its_accounts(spinnaker: Any, output: Output) -> No
     assert any(log["message"] == "sync round failed" for log in logs)
     status = registration_status.handler(event({"accountId": ACCOUNT_A}), context)
     assert (status["status"], status["done"]) == ("FAILED", True)
-    assert status["lastError"] == "HalyardTimeout: too slow"
+    assert status["lastError"] == "MinnakerUnreachable: no agent"
+
+
+def test_a_round_too_long_for_one_command_runs_as_several(
+    spinnaker: Any,
+    output: Output,
+    monkeypatch: pytest.MonkeyPatch,
+    minnaker: list[dict[str, list[str]]],
+) -> None:
+    # Slow hal calls: four changes, an apply and a readiness wait no longer fit 80 % of
+    # HALYARD_TIMEOUT_SECONDS together.
+    for key, value in {
+        "HAL_CALL_SECONDS": "200",
+        "HALYARD_APPLY_TIMEOUT_SECONDS": "300",
+        "CLOUDDRIVER_READINESS_SECONDS": "60",
+    }.items():
+        monkeypatch.setenv(key, value)
+    context = FakeLambdaContext()
+    ids = [f"5{index:011d}" for index in range(4)]
+    for index, account_id in enumerate(ids):
+        record_provisioning.handler(event(normalized(account_id, f"aws-{index}")), context)
+        record_roles_ready.handler(event(normalized(account_id, f"aws-{index}")), context)
+
+    round_ = sync_round(output)
+
+    assert [len(c["changes"]) for c in round_["plan"]["commands"]] == [4, 0]
+    assert [c["deployApply"] for c in round_["commands"]] == [False, True]
+    assert [params["DeployApply"] for params in minnaker] == [["false"], ["true"]]
+    assert [params["ApplyTimeoutSeconds"] for params in minnaker] == [["300"]] * 2
+    assert round_["result"]["registered"] == ids
+    assert round_["result"]["succeeded"] is True
+    assert round_["released"] == {"released": True, "pending": False}
+
+
+def test_a_timed_out_command_leaves_its_accounts_to_the_next_round(
+    spinnaker: Any, output: Output
+) -> None:
+    context = FakeLambdaContext()
+    ids = [f"5{index:011d}" for index in range(4)]
+    for index, account_id in enumerate(ids):
+        record_provisioning.handler(event(normalized(account_id, f"aws-{index}")), context)
+        record_roles_ready.handler(event(normalized(account_id, f"aws-{index}")), context)
+    sync_lease.acquire(event({}, SYNC), context)
+    plan = sync_plan.handler(event({}, SYNC), context)
+    sent = halyard_command.send(event({"plan": plan, "index": 0}, SYNC), context)
+    output.take()
+
+    # What DescribeTimeout makes of the HalyardTimeout CheckHalyardCommand raised.
+    described = {
+        "done": True,
+        "succeeded": False,
+        "timedOut": True,
+        "status": "TimedOut",
+        "output": json.dumps({"errorType": "HalyardTimeout", "errorMessage": "still InProgress"}),
+        "command": sent,
+    }
+    result = sync_result.handler(event({"plan": plan, "command": described}, SYNC), context)
+
+    assert (result["succeeded"], result["failed"], result["nextCommand"]) == (False, [], None)
+    assert sorted(set(result["retrying"])) == ids
+    assert sync_lease.release(event({}, SYNC), context) == {"released": True, "pending": True}
+    again = sync_plan.handler(event({}, SYNC), context)
+    assert [len(c["changes"]) for c in again["commands"] if c["changes"]] == [2, 2]
 
 
 def test_sync_steps_need_their_execution(spinnaker: Any) -> None:

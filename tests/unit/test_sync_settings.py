@@ -23,6 +23,10 @@ def test_defaults_apply_and_nothing_is_required_up_front() -> None:
     assert settings.halyard_environment == halyard_document.DEFAULT_ENVIRONMENT
     assert settings.managing_policy_name == "SpinnakerManagingPolicy"
     assert settings.offboard_removes_roles is False
+    assert settings.kubectl_command == halyard_document.DEFAULT_KUBECTL_COMMAND
+    assert settings.clouddriver_path == halyard_document.DEFAULT_CLOUDDRIVER_PATH
+    assert (settings.apply_timeout_seconds, settings.readiness_seconds) == (900, 300)
+    assert settings.hal_call_seconds == 6
     with pytest.raises(ConfigurationError, match="REGISTRY_TABLE is not set"):
         settings.require(REGISTRY_TABLE)
 
@@ -36,6 +40,11 @@ def test_everything_set() -> None:
             "HALYARD_COMMAND": "hal",
             "HALYARD_ENVIRONMENT": "",
             "HALYARD_TIMEOUT_SECONDS": "600",
+            "HALYARD_APPLY_TIMEOUT_SECONDS": "300",
+            "CLOUDDRIVER_READINESS_SECONDS": "0",
+            "HAL_CALL_SECONDS": "10",
+            "KUBECTL_COMMAND": "sudo k3s kubectl",
+            "CLOUDDRIVER_PATH": "/api/v1/namespaces/spin/services/clouddriver:7002/proxy",
             "MANAGING_POLICY_NAME": "Custom",
             "OFFBOARD_REMOVES_ROLES": "TRUE",
         }
@@ -48,6 +57,10 @@ def test_everything_set() -> None:
     assert settings.halyard_timeout_seconds == 600
     assert settings.managing_policy_name == "Custom"
     assert settings.offboard_removes_roles is True
+    assert settings.kubectl_command == "sudo k3s kubectl"
+    assert settings.clouddriver_path == "/api/v1/namespaces/spin/services/clouddriver:7002/proxy"
+    assert (settings.apply_timeout_seconds, settings.readiness_seconds) == (300, 0)
+    assert settings.hal_call_seconds == 10
 
 
 @pytest.mark.parametrize(
@@ -64,11 +77,52 @@ def test_everything_set() -> None:
         ("HALYARD_TIMEOUT_SECONDS", "30", "at least 60"),
         ("MANAGING_POLICY_NAME", "bad name", "IAM policy name"),
         ("OFFBOARD_REMOVES_ROLES", "yes", "true or false"),
+        ("KUBECTL_COMMAND", "kubectl; reboot", "KubectlCommand"),
+        ("KUBECTL_COMMAND", "kubectl  --context=x", "KubectlCommand"),
+        ("CLOUDDRIVER_PATH", "api/v1", "ClouddriverPath"),
+        ("CLOUDDRIVER_PATH", "/proxy?x=$(id)", "ClouddriverPath"),
+        ("HALYARD_APPLY_TIMEOUT_SECONDS", "0", "greater than 0"),
+        ("CLOUDDRIVER_READINESS_SECONDS", "-5", "whole number"),
+        ("HAL_CALL_SECONDS", "0", "greater than 0"),
     ],
 )
 def test_bad_values_name_the_variable(key: str, value: str, problem: str) -> None:
     with pytest.raises(ConfigurationError, match=f"{key}=.*invalid.*{problem}"):
         SyncSettings.from_env({**SYNC_ENV, key: value})
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"HALYARD_TIMEOUT_SECONDS": "1200"},  # 900 + 300 + the probe + hal calls > 960
+        {"HALYARD_APPLY_TIMEOUT_SECONDS": "1300"},
+        {"CLOUDDRIVER_READINESS_SECONDS": "1000"},
+        {"HALYARD_TIMEOUT_SECONDS": "600", "HAL_CALL_SECONDS": "120"},
+    ],
+)
+def test_the_waits_of_one_command_must_fit_in_the_halyard_timeout(changed: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        SyncSettings.from_env({**SYNC_ENV, **changed})
+
+    message = str(raised.value)
+    for key in (
+        "HALYARD_TIMEOUT_SECONDS",
+        "HALYARD_APPLY_TIMEOUT_SECONDS",
+        "CLOUDDRIVER_READINESS_SECONDS",
+        "HAL_CALL_SECONDS",
+    ):
+        assert f"{key}=" in message
+    for key, value in changed.items():
+        assert f"{key}={value}" in message
+
+
+def test_waits_that_just_fit_are_accepted() -> None:
+    # 900 + 300 + 12 probes x 5 s + 4 hal calls x 6 s = 1284 = 80 % of 1605.
+    settings = SyncSettings.from_env({**SYNC_ENV, "HALYARD_TIMEOUT_SECONDS": "1605"})
+
+    assert settings.halyard_timeout_seconds == 1605
+    with pytest.raises(ConfigurationError, match="HALYARD_TIMEOUT_SECONDS=1604"):
+        SyncSettings.from_env({**SYNC_ENV, "HALYARD_TIMEOUT_SECONDS": "1604"})
 
 
 def test_require_takes_only_the_variables_without_default() -> None:
