@@ -129,7 +129,7 @@ def run(
             org, settings.sandbox_dir, settings.endpoint, settings.region
         )
         say(f"organization {org.organization_id}: {len(org.accounts)} accounts")
-        halyard = SandboxHalyard.for_sandbox(settings.sandbox_dir)
+        halyard = SandboxHalyard.for_sandbox(settings.sandbox_dir, settings.time_scale)
         hal_command, hal_environment = halyard.prepare()
         context = {
             "spinnakerAccountId": org.spinnaker.account_id,

@@ -9,9 +9,12 @@ and Environment names the simulator's files under ``<sandbox>/halyard/``:
 - ``apply.log``     one JSON line per ``hal deploy apply`` (HALYARD_SIM_APPLY_LOG)
 - ``control.json``  failures and delays, read on every hal call (HALYARD_SIM_CONTROL)
 
-plus PYTHONPATH, so the simulator of this very source tree runs (the agent's scripts get a
-clean environment). When a path has characters the patterns refuse, HalCommand becomes a
-wrapper script ``<sandbox>/halyard/hal`` that sets PYTHONPATH and runs the simulator.
+and HALYARD_SIM_TIME_SCALE, the sandbox's time scale (each hal call costs a JVM start, the
+daemon's validation and, for ``deploy apply``, the rollout, all multiplied by it; the durations
+themselves are the simulator's defaults), plus PYTHONPATH, so the simulator of this very source
+tree runs (the agent's scripts get a clean environment). When a path has characters the
+patterns (or the document's space-separated words and NAME=value pairs) refuse, HalCommand
+becomes a wrapper script ``<sandbox>/halyard/hal`` that sets PYTHONPATH and runs the simulator.
 They reach the stack as CDK context ``halyardCommand``/``halyardEnvironment``.
 """
 
@@ -29,15 +32,32 @@ SANDBOX_SOURCE_DIR = Path(__file__).resolve().parents[1]
 SIMULATOR_MODULE = "spinboard_sandbox.halyard_simulator"
 
 
-def _document_patterns() -> tuple[str, str]:
-    """HalCommand's and Environment's allowedPattern, from the module the stack builds the
-    document with (functions/ is the Lambda asset, not an installed package)."""
+def _document_patterns() -> tuple[str, str, str, str]:
+    """HalCommand's and Environment's allowedPattern and the shape of one command word and one
+    NAME=value pair (the document's program splits both on spaces), from the module the stack
+    builds the document with (functions/ is the Lambda asset, not an installed package)."""
     functions = str(PROJECT_ROOT / "functions")
     if functions not in sys.path:
         sys.path.append(functions)
     from spinboard import halyard_document  # noqa: PLC0415 - needs the path above
 
-    return halyard_document.HAL_COMMAND_PATTERN, halyard_document.ENVIRONMENT_PATTERN
+    return (
+        halyard_document.HAL_COMMAND_PATTERN,
+        halyard_document.ENVIRONMENT_PATTERN,
+        halyard_document.WORD,
+        halyard_document.PAIR,
+    )
+
+
+def _accepted(command: str, environment: str) -> bool:
+    """The document takes both: the allowedPatterns, and every word/pair split on spaces."""
+    command_pattern, environment_pattern, word, pair = _document_patterns()
+    return bool(
+        re.search(command_pattern, command)
+        and re.search(environment_pattern, environment)
+        and all(re.fullmatch(word, part) for part in command.split(" "))
+        and all(re.fullmatch(pair, part) for part in environment.split(" ") if part)
+    )
 
 
 @dataclass(frozen=True)
@@ -45,10 +65,12 @@ class SandboxHalyard:
     directory: Path
     python: str = sys.executable
     source_dir: Path = SANDBOX_SOURCE_DIR
+    time_scale: float = 1.0
+    """Multiplies every duration the halyard simulator sleeps (HALYARD_SIM_TIME_SCALE)."""
 
     @classmethod
-    def for_sandbox(cls, sandbox_dir: Path) -> SandboxHalyard:
-        return cls(sandbox_dir / "halyard")
+    def for_sandbox(cls, sandbox_dir: Path, time_scale: float = 1.0) -> SandboxHalyard:
+        return cls(sandbox_dir / "halyard", time_scale=time_scale)
 
     @property
     def halconfig(self) -> Path:
@@ -71,13 +93,13 @@ class SandboxHalyard:
             f"HALYARD_SIM_HALCONFIG={self.halconfig}",
             f"HALYARD_SIM_APPLY_LOG={self.apply_log}",
             f"HALYARD_SIM_CONTROL={self.control}",
+            f"HALYARD_SIM_TIME_SCALE={self.time_scale!r}",
         ]
 
     def _direct(self) -> tuple[str, str] | None:
-        command_pattern, environment_pattern = _document_patterns()
         command = f"{self.python} -m {SIMULATOR_MODULE}"
         environment = " ".join([*self._files_environment(), f"PYTHONPATH={self.source_dir}"])
-        if re.search(command_pattern, command) and re.search(environment_pattern, environment):
+        if _accepted(command, environment):
             return command, environment
         return None
 
@@ -86,11 +108,8 @@ class SandboxHalyard:
         direct = self._direct()
         if direct is not None:
             return direct
-        command_pattern, environment_pattern = _document_patterns()
         command, environment = str(self.wrapper), " ".join(self._files_environment())
-        if not re.search(command_pattern, command) or not re.search(
-            environment_pattern, environment
-        ):
+        if not _accepted(command, environment):
             raise SettingsError(
                 f"SANDBOX_DIR {self.directory.parent} has characters the halyard document "
                 "refuses in HalCommand/Environment (use letters, digits and ./_:-)"

@@ -24,7 +24,7 @@ def run(command: str, environment: str, *hal: str) -> subprocess.CompletedProces
 
 
 def test_the_simulator_runs_from_this_python(tmp_path: Path) -> None:
-    halyard = SandboxHalyard.for_sandbox(tmp_path)
+    halyard = SandboxHalyard.for_sandbox(tmp_path, time_scale=0.0)
 
     command, environment = halyard.prepare()
     completed = run(command, environment, "config", "provider", "aws", "enable")
@@ -36,6 +36,7 @@ def test_the_simulator_runs_from_this_python(tmp_path: Path) -> None:
         f"HALYARD_SIM_HALCONFIG={tmp_path / 'halyard' / 'config'}",
         f"HALYARD_SIM_APPLY_LOG={tmp_path / 'halyard' / 'apply.log'}",
         f"HALYARD_SIM_CONTROL={tmp_path / 'halyard' / 'control.json'}",
+        "HALYARD_SIM_TIME_SCALE=0.0",
         f"PYTHONPATH={Path(__file__).resolve().parents[2] / 'sandbox'}",
     ]
     assert completed.returncode == 0, completed.stderr
@@ -48,13 +49,14 @@ def test_a_python_path_the_pattern_refuses_goes_through_a_wrapper(tmp_path: Path
     python = odd / "python3"
     python.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
     python.chmod(0o755)
-    halyard = SandboxHalyard(tmp_path / "halyard", python=str(python))
+    halyard = SandboxHalyard(tmp_path / "halyard", python=str(python), time_scale=0.0)
 
     command, environment = halyard.prepare()
     completed = run(command, environment, "config", "provider", "aws", "enable")
 
     assert command == str(halyard.wrapper)
     assert "PYTHONPATH" not in environment
+    assert "HALYARD_SIM_TIME_SCALE=0.0" in environment.split()
     assert completed.returncode == 0, completed.stderr
     assert halyard.halconfig.exists()
 
