@@ -690,6 +690,7 @@ def fail_command(verb, subject, step, code, why, output=''):
 
 
 class Tool:
+    # hal keeps its own colour setting (on by default): reasons are read with the codes removed.
     def __init__(self, words, environment):
         self.words = words
         self.environment = environment
@@ -794,7 +795,7 @@ def main(argv):
                 line('@RESULT@ delete', name, 'absent')
                 continue
             arguments = ['config', 'provider', 'aws', 'account', 'delete', name]
-            code, out, err = hal.run(arguments + ['--color', 'false'])
+            code, out, err = hal.run(arguments)
             if code != 0:
                 fail('delete', name, 'account-delete', code, err + out, err + out)
                 continue
@@ -823,7 +824,7 @@ def main(argv):
         action = 'edit' if current is not None else 'add'
         arguments = ['config', 'provider', 'aws', 'account', action, name,
                      '--account-id', account, '--assume-role', wanted,
-                     '--regions', ','.join(regions), '--color', 'false']
+                     '--regions', ','.join(regions)]
         code, out, err = hal.run(arguments)
         if code != 0:
             failed.add(name)
@@ -836,11 +837,11 @@ def main(argv):
 
     if deploy_apply == 'true':
         if accounts and not enabled:
-            code, out, err = hal.run(['config', 'provider', 'aws', 'enable', '--color', 'false'])
+            code, out, err = hal.run(['config', 'provider', 'aws', 'enable'])
             if code != 0:
                 fail_command('enable', 'aws', 'provider-enable', code, err + out, err + out)
             line('@RESULT@ enable aws enabled')
-        arguments = ['deploy', 'apply', '--wait-for-completion', '--color', 'false']
+        arguments = ['deploy', 'apply', '--wait-for-completion']
         code, out, err = hal.run(arguments, timeout=apply_timeout)
         if code != 0:
             fail_command('apply', 'deploy', 'deploy-apply', code, err + out, err + out)

@@ -69,8 +69,8 @@ if args == ["config", "--no-validate", "-q", "-o", "json"]:
 if args[:4] == ["config", "provider", "aws", "account"]:
     action, name = args[4], args[5]
     options = dict(zip(args[6::2], args[7::2]))
-    if options.pop("--color", None) != "false":
-        error("expected --color false")
+    if "--color" in options:
+        error("the program leaves hal's colour setting alone")
     found = [account for account in aws["accounts"] if account["name"] == name]
     if name in state["fail"].get(action, []):
         why = "the role could\n  not be assumed (AccessDenied)"
@@ -92,11 +92,11 @@ if args[:4] == ["config", "provider", "aws", "account"]:
     save()
     print(f"+ Get current deployment\n  Success\n+ {action} the {name} account\n  Success")
     sys.exit(0)
-if args == ["config", "provider", "aws", "enable", "--color", "false"]:
+if args == ["config", "provider", "aws", "enable"]:
     aws["enabled"] = True
     save()
     sys.exit(0)
-if args == ["deploy", "apply", "--wait-for-completion", "--color", "false"]:
+if args == ["deploy", "apply", "--wait-for-completion"]:
     if state["fail"].get("apply"):
         error("Failed to deploy Spinnaker: the clouddriver\n  pod never became ready")
     state["served"] = aws["accounts"] if aws["enabled"] else []
@@ -345,7 +345,7 @@ def test_an_identical_account_is_unchanged_without_a_hal_call(minnaker: Minnaker
         [
             "config", "provider", "aws", "account", "edit", "aws-b",
             "--account-id", ID_B, "--assume-role", f"role/{ROLE}",
-            "--regions", "us-east-1,eu-west-1", "--color", "false",
+            "--regions", "us-east-1,eu-west-1",
         ]
     ]  # fmt: skip
 
