@@ -126,8 +126,9 @@ DEFAULT_READINESS_SECONDS = 600
 # IAM propagation: a new role may not be assumable for 10-60 s.
 DEFAULT_PROBE_ATTEMPTS = 12
 DEFAULT_PROBE_INTERVAL_SECONDS = 5
-# SSM counts the document and the parameter values of one command against 64 KB.
-MAX_COMMAND_CHARS = 64 * 1024
+# SSM counts the document and the parameter values of one command against 64 KB; read
+# strictly: 64,000 bytes of UTF-8, the document as stored plus the parameters as JSON.
+MAX_COMMAND_CHARS = 64_000
 # GetCommandInvocation returns the first 24,000 characters of stdout, 8,000 of stderr.
 MAX_STDOUT_CHARS = 24_000
 MAX_STDERR_CHARS = 8_000
@@ -417,11 +418,16 @@ def stdout_budget() -> int:
 
 
 def operations_budget(document: Mapping[str, Any], other_values: Mapping[str, str]) -> int:
-    """Characters left for ``Operations`` in one command (64 KB minus the rest)."""
-    used = len(json.dumps(document, separators=(",", ":"))) + sum(
-        len(value) for value in other_values.values()
-    )
-    return MAX_COMMAND_CHARS - used - 1024  # headroom for SSM's own envelope
+    """Characters left for ``Operations`` in one command (64 KB minus the rest).
+
+    The document is counted as JSON indented by two spaces (CloudFormation stores the
+    content it is given; the compact form is smaller), the parameters as the JSON map
+    SendCommand sends, values all ASCII (the patterns admit nothing else).
+    """
+    stored = len(json.dumps(document, indent=2).encode("utf-8"))
+    parameters = {"Operations": [""], **{name: [value] for name, value in other_values.items()}}
+    sent = len(json.dumps(parameters, separators=(",", ":")).encode("utf-8"))
+    return MAX_COMMAND_CHARS - stored - sent - 1024  # headroom for SSM's own envelope
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,8 @@ def sandbox_info(
         "halconfigPath": str(halyard.halconfig),
         "applyLogPath": str(halyard.apply_log),
         "halyardControlPath": str(halyard.control),
+        "clouddriverControlPath": str(halyard.clouddriver_control),
+        "kubectlCommand": halyard.kubectl_command(),
         "halyardCommand": hal_command,
         "halyardEnvironment": hal_environment,
         "stateMachines": state_machines,
@@ -138,6 +140,7 @@ def run(
             "region": settings.region,
             "halyardCommand": hal_command,
             "halyardEnvironment": hal_environment,
+            "kubectlCommand": halyard.kubectl_command(),
         }
         assembly = synthesize(
             app_dir,

@@ -30,6 +30,7 @@ from spinboard_sandbox.settings import PROJECT_ROOT, SettingsError
 
 SANDBOX_SOURCE_DIR = Path(__file__).resolve().parents[1]
 SIMULATOR_MODULE = "spinboard_sandbox.halyard_simulator"
+KUBECTL_MODULE = "spinboard_sandbox.kubectl_simulator"
 
 
 def _document_patterns() -> tuple[str, str, str, str]:
@@ -85,8 +86,21 @@ class SandboxHalyard:
         return self.directory / "control.json"
 
     @property
+    def clouddriver_control(self) -> Path:
+        """``{"unavailable": true}`` or ``{"hide": [NAME, ...]}``: see kubectl_simulator."""
+        return self.directory / "clouddriver.json"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.directory / "kubeconfig"
+
+    @property
     def wrapper(self) -> Path:
         return self.directory / "hal"
+
+    @property
+    def kubectl_wrapper(self) -> Path:
+        return self.directory / "kubectl"
 
     def _files_environment(self) -> list[str]:
         return [
@@ -94,6 +108,8 @@ class SandboxHalyard:
             f"HALYARD_SIM_APPLY_LOG={self.apply_log}",
             f"HALYARD_SIM_CONTROL={self.control}",
             f"HALYARD_SIM_TIME_SCALE={self.time_scale!r}",
+            f"CLOUDDRIVER_SIM_CONTROL={self.clouddriver_control}",
+            f"KUBECONFIG={self.kubeconfig}",
         ]
 
     def _direct(self) -> tuple[str, str] | None:
@@ -102,6 +118,12 @@ class SandboxHalyard:
         if _accepted(command, environment):
             return command, environment
         return None
+
+    def kubectl_command(self) -> str:
+        """``kubectlCommand``: the clouddriver stand-in, run like the halyard simulator."""
+        if self._direct() is not None:
+            return f"{self.python} -m {KUBECTL_MODULE}"
+        return str(self.kubectl_wrapper)
 
     def command_and_environment(self) -> tuple[str, str]:
         """``halyardCommand`` and ``halyardEnvironment`` (the wrapper when needed)."""
@@ -117,15 +139,23 @@ class SandboxHalyard:
         return command, environment
 
     def prepare(self) -> tuple[str, str]:
-        """Create the directory (and the wrapper if needed); return command, environment."""
+        """Create the directory (and the wrappers if needed); return command, environment."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.kubeconfig.write_text(
+            "apiVersion: v1\nkind: Config\n# The sandbox's kubectl stand-in needs only that "
+            "KUBECONFIG is set, as on Minnaker (/etc/rancher/k3s/k3s.yaml).\n"
+        )
         command, environment = self.command_and_environment()
         if command == str(self.wrapper):
-            self.wrapper.write_text(
-                "#!/bin/sh\n"
-                "# The halyard simulator in place of hal (written by the sandbox).\n"
-                f"PYTHONPATH={shlex.quote(str(self.source_dir))} exec "
-                f'{shlex.quote(self.python)} -m {SIMULATOR_MODULE} "$@"\n'
-            )
-            self.wrapper.chmod(0o755)
+            for wrapper, module, what in (
+                (self.wrapper, SIMULATOR_MODULE, "halyard simulator in place of hal"),
+                (self.kubectl_wrapper, KUBECTL_MODULE, "clouddriver stand-in in place of kubectl"),
+            ):
+                wrapper.write_text(
+                    "#!/bin/sh\n"
+                    f"# The {what} (written by the sandbox).\n"
+                    f"PYTHONPATH={shlex.quote(str(self.source_dir))} exec "
+                    f'{shlex.quote(self.python)} -m {module} "$@"\n'
+                )
+                wrapper.chmod(0o755)
         return command, environment

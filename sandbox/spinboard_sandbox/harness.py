@@ -371,6 +371,20 @@ class RunningSandbox:
     def halyard_control_path(self) -> Path:
         return Path(self.info["halyardControlPath"])
 
+    @property
+    def clouddriver_control_path(self) -> Path:
+        return Path(self.info["clouddriverControlPath"])
+
+    def set_clouddriver_behavior(
+        self, *, unavailable: bool = False, hide: Sequence[str] = ()
+    ) -> None:
+        """From the next readiness check on: clouddriver crash-loops (``unavailable``) or
+        does not load the accounts named in ``hide``. No arguments: normal."""
+        control = {"unavailable": unavailable, "hide": list(hide)}
+        temporary = self.clouddriver_control_path.with_name(f".{uuid.uuid4().hex}.json")
+        temporary.write_text(json.dumps(control) + "\n")
+        os.replace(temporary, self.clouddriver_control_path)
+
     def halconfig(self) -> dict[str, Any]:
         """The halconfig as halyard keeps it (the initial one before any hal call)."""
         if not self.halconfig_path.exists():

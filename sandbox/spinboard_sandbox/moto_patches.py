@@ -909,7 +909,9 @@ def _send_to_agent(response: Any, instances: list[str], simulated: list[str]) ->
         check_instance_managed(account_id, region, instance_id)
     try:
         values = resolve_parameters(
-            document.content_json, response._get_param("Parameters", {}) or {}
+            document.content_json,
+            response._get_param("Parameters", {}) or {},
+            content=getattr(document, "content", None),
         )
     except CommandRejected as rejected:
         raise SsmError(rejected.code, rejected.message) from None

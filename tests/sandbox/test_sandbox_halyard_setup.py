@@ -37,10 +37,21 @@ def test_the_simulator_runs_from_this_python(tmp_path: Path) -> None:
         f"HALYARD_SIM_APPLY_LOG={tmp_path / 'halyard' / 'apply.log'}",
         f"HALYARD_SIM_CONTROL={tmp_path / 'halyard' / 'control.json'}",
         "HALYARD_SIM_TIME_SCALE=0.0",
+        f"CLOUDDRIVER_SIM_CONTROL={tmp_path / 'halyard' / 'clouddriver.json'}",
+        f"KUBECONFIG={tmp_path / 'halyard' / 'kubeconfig'}",
         f"PYTHONPATH={Path(__file__).resolve().parents[2] / 'sandbox'}",
     ]
     assert completed.returncode == 0, completed.stderr
     assert halyard.halconfig.exists()
+    assert halyard.kubectl_command() == f"{sys.executable} -m spinboard_sandbox.kubectl_simulator"
+    served = run(
+        halyard.kubectl_command(),
+        environment,
+        "get",
+        "--raw",
+        "/api/v1/namespaces/spinnaker/services/spin-clouddriver:7002/proxy/credentials",
+    )
+    assert served.returncode == 0, served.stderr
 
 
 def test_a_python_path_the_pattern_refuses_goes_through_a_wrapper(tmp_path: Path) -> None:

@@ -11,13 +11,24 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from sandbox_support import MINNAKER_PROFILE as PROFILE
 from sandbox_support import REGION
 
 from spinboard_sandbox.deploy import DeployResult
 from spinboard_sandbox.organization import Organization, credentials_session
-from spinboard_sandbox.ssm_agent import AGENT_TAG_KEY, AGENT_TAG_VALUE
+from spinboard_sandbox.ssm_agent import (
+    AGENT_TAG_KEY,
+    AGENT_TAG_VALUE,
+    MAX_COMMAND_BYTES,
+    CommandRejected,
+    agent_prefix,
+    command_size,
+    compile_allowed_pattern,
+    resolve_parameters,
+    truncate_output,
+)
 
 TERMINAL = {"Success", "Failed", "TimedOut", "Cancelled"}
 
@@ -121,6 +132,210 @@ def test_parameters_are_checked_before_anything_runs(
     assert error_of(missing)[0] == "InvalidDocument"
     assert not marker.exists()
     assert len(ssm.list_commands()["Commands"]) == commands_before
+
+
+# The product's former Operations pattern: quantified groups with alternations inside,
+# which java.util.regex runs recursively (Prolog/Loop), once per repetition.
+RECURSIVE_PATTERN = (
+    "^((upsert|delete):[a-z0-9]+(-+[a-z0-9]+)*( (upsert|delete):[a-z0-9]+(-+[a-z0-9]+)*)*)?$"
+)
+FLAT_PATTERN = "^[a-z0-9:,. -]*$"
+
+
+def items(count: int) -> str:
+    return " ".join(f"upsert:acct{index}" for index in range(count))
+
+
+def test_a_long_value_that_overflows_javas_regex_stack_fails_the_call(
+    spinnaker: boto3.Session, minnaker: str, tmp_path: Path
+) -> None:
+    ssm = spinnaker.client("ssm", config=Config(retries={"total_max_attempts": 1}))
+    marker = tmp_path / "ran"
+    document = create_document(
+        ssm,
+        [f"touch {marker}", "echo {{ Operations }}"],
+        parameters={"Operations": {"type": "String", "allowedPattern": RECURSIVE_PATTERN}},
+    )
+    commands_before = len(ssm.list_commands()["Commands"])
+
+    with pytest.raises(ClientError) as overflow:
+        send(ssm, minnaker, document, Operations=items(250))
+    short, _ = wait(ssm, send(ssm, minnaker, document, Operations=items(5)), minnaker)
+
+    code, message = error_of(overflow)
+    assert code == "InternalServerError"
+    assert '"Operations"' in message
+    assert "java.util.regex" in message
+    assert len(ssm.list_commands()["Commands"]) == commands_before + 1  # only the short one
+    assert short["Status"] == "Success"
+    assert short["StandardOutputContent"] == items(5) + "\n"
+
+
+def test_a_flat_character_class_takes_a_long_value_up_to_64_kb(ssm: Any, minnaker: str) -> None:
+    document = create_document(
+        ssm,
+        ['value="{{ Operations }}"', 'echo "${#value}"'],
+        parameters={"Operations": {"type": "String", "allowedPattern": FLAT_PATTERN}},
+    )
+    long_value = ("upsert:acct-one:123456789012 " * 2_100)[:60_000]
+
+    accepted, _ = wait(ssm, send(ssm, minnaker, document, Operations=long_value), minnaker)
+    with pytest.raises(ClientError) as too_big:
+        send(ssm, minnaker, document, Operations="a" * MAX_COMMAND_BYTES)
+
+    assert (accepted["Status"], accepted["StandardOutputContent"]) == ("Success", "60000\n")
+    code, message = error_of(too_big)
+    assert code == "MaxDocumentSizeExceeded"
+    assert "64 KB" in message
+
+
+def test_a_pattern_gos_regexp_cannot_compile_is_refused(ssm: Any, minnaker: str) -> None:
+    document = create_document(
+        ssm,
+        ["echo {{ Name }}"],
+        parameters={"Name": {"type": "String", "allowedPattern": "^(?!aws)[a-z-]+$"}},
+    )
+
+    with pytest.raises(ClientError) as refused:
+        send(ssm, minnaker, document, Name="accepted-by-java")
+
+    code, message = error_of(refused)
+    assert code == "InvalidParameters"
+    assert '"Name"' in message
+    assert "invalid or unsupported Perl syntax: `(?!`" in message
+
+
+def test_the_64_kb_rule_counts_the_content_and_the_parameters_as_sent() -> None:
+    document = {"schemaVersion": "2.2", "parameters": {"Value": {"type": "String"}}}
+    content = '{"schemaVersion": "2.2", "parameters": {"Value": {"type": "String"}}}'
+    overhead = command_size(document, {"Value": [""]}, content)
+    fits = "x" * (MAX_COMMAND_BYTES - overhead)
+
+    resolve_parameters(document, {"Value": [fits]}, content=content)
+    with pytest.raises(CommandRejected) as over:
+        resolve_parameters(document, {"Value": [fits + "x"]}, content=content)
+    with pytest.raises(CommandRejected) as multibyte:  # UTF-8 bytes, not characters
+        resolve_parameters(document, {"Value": ["\u00e9" * (len(fits) // 2 + 1)]}, content=content)
+
+    assert over.value.code == multibyte.value.code == "MaxDocumentSizeExceeded"
+    assert f"{MAX_COMMAND_BYTES + 1:,} bytes" in over.value.message
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("^(?=[a-z])[a-z]+$", "invalid or unsupported Perl syntax: `(?=`"),
+        ("^(?<![0-9])x$", "invalid or unsupported Perl syntax: `(?<!`"),
+        ("^([a-z])\\1$", "invalid escape sequence: `\\1`"),
+        ("^[a-z]++$", "invalid nested repetition operator: `++`"),
+        ("^[a-z]{1001}$", "invalid repeat count: `{1001}`"),
+        ("^([a-z]{100}){20}$", "invalid repeat count"),
+        ("^[a-z]+\\Z", "invalid escape sequence: `\\Z`"),
+        ("^[[:alpha:]]+$", "inside a character class"),
+        ("^[a-z&&[^e]]+$", "inside a character class"),
+        ("^(?P<name>[a-z]+)$", "not in the common subset"),
+        ("^(?x)[a-z]+$", "not in the common subset"),
+        ("^a{,3}$", "Illegal repetition"),
+    ],
+)
+def test_patterns_either_engine_reads_otherwise_are_refused(pattern: str, message: str) -> None:
+    document = {"parameters": {"Name": {"type": "String", "allowedPattern": pattern}}}
+
+    with pytest.raises(CommandRejected) as refused:
+        resolve_parameters(document, {"Name": ["abc"]})
+
+    assert refused.value.code == "InvalidParameters"
+    assert message in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value"),
+    [
+        ("^[a-z]+$", "abc\n"),  # Go's $ is the very end (Java and Python: before a last \n)
+        ("^a.c$", "a\rc"),  # Java's . stops at \r, \x85, \u2028, \u2029
+        ("^a\\sc$", "a\x0bc"),  # Go's \s has no \x0B
+        ("^\\w+$", "caf\u00e9"),  # ASCII classes in Java and Go
+        ("(?i)^k$", "\u212a"),  # Java folds ASCII only (Go would fold the Kelvin sign)
+    ],
+)
+def test_a_value_must_match_with_the_strictest_reading(pattern: str, value: str) -> None:
+    document = {"parameters": {"Name": {"type": "String", "allowedPattern": pattern}}}
+
+    with pytest.raises(CommandRejected) as refused:
+        resolve_parameters(document, {"Name": [value]})
+
+    assert refused.value.code == "InvalidParameters"
+    assert "does not match the allowedPattern" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "longer"),
+    [
+        ("^(a|b)*$", "a" * 200, "a" * 201),  # Loop: one repetition per character
+        ("^(-+[a-z]+)*$", "-ab" * 200, "-ab" * 201),  # Loop: a body of variable length
+        (RECURSIVE_PATTERN, items(201), items(202)),  # 200, then 201 repetitions of ( ...)
+    ],
+)
+def test_a_recursive_group_may_repeat_200_times(pattern: str, value: str, longer: str) -> None:
+    document = {"parameters": {"Name": {"type": "String", "allowedPattern": pattern}}}
+
+    accepted = resolve_parameters(document, {"Name": [value]})
+    with pytest.raises(CommandRejected) as refused:
+        resolve_parameters(document, {"Name": [longer]})
+
+    assert accepted == {"Name": [value]}
+    assert refused.value.code == "InternalServerError"
+    assert "201 repetitions of one recursive group" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value"),
+    [
+        ("^( x)*$", " x" * 30_000),  # fixed-length group: GroupCurly iterates
+        ("^(?:ab)+$", "ab" * 30_000),
+        (FLAT_PATTERN, "upsert:acct-one " * 3_000),  # CharPropertyGreedy iterates
+        ("^[a-z]{1,5}( [a-z]{1,5})?$", "abcde fghij"),  # ? on a group is a Branch
+    ],
+)
+def test_iterative_repetitions_take_long_values(pattern: str, value: str) -> None:
+    document = {"parameters": {"Name": {"type": "String", "allowedPattern": pattern}}}
+
+    assert resolve_parameters(document, {"Name": [value]}) == {"Name": [value]}
+    assert compile_allowed_pattern(pattern).java_stack(value)[0] == 0
+
+
+def test_a_heavy_group_is_bounded_by_stack_frames_before_repetitions() -> None:
+    heavy = "^( (alpha|beta|gamma|delta)-[a-z]+-[0-9]+:(x|y)[a-z]*,?(:[a-z]+)?(@[0-9]+)?)*$"
+    value = " gamma-abc-12:xq,:z@1" * 120
+
+    repetitions, frames = compile_allowed_pattern(heavy).java_stack(value)
+    document = {"parameters": {"Name": {"type": "String", "allowedPattern": heavy}}}
+    with pytest.raises(CommandRejected) as refused:
+        resolve_parameters(document, {"Name": [value]})
+
+    assert repetitions <= 200
+    assert frames > 3_000
+    assert refused.value.code == "InternalServerError"
+
+
+def test_the_agent_cuts_output_at_24000_bytes_with_its_marker() -> None:
+    assert agent_prefix("o" * 23_999) == "o" * 23_999
+    assert agent_prefix("o" * 24_000) == "o" * 23_980 + "--output truncated--"
+    assert agent_prefix("\u00e9" * 12_000) == "\u00e9" * 11_990 + "--output truncated--"
+
+
+def test_the_plugin_output_is_the_agents_truncate_output() -> None:
+    title = "\n----------ERROR-------\n"
+
+    assert truncate_output("out\n", "") == "out\n"
+    assert truncate_output("o" * 100, "e" * 100) == "o" * 100 + title + "e" * 100
+    assert truncate_output("o" * 3000, "") == "o" * 2477 + "\n---Output truncated---"
+    assert truncate_output("o" * 2000, "e" * 2000) == (
+        "o" * 1215 + "\n---Output truncated---" + title + "e" * 1215 + "\n---Error truncated----"
+    )
+    assert truncate_output("o" * 10, "e" * 3000) == (
+        "o" * 10 + title + "e" * 2443 + "\n---Error truncated----"
+    )
 
 
 def test_an_instance_whose_agent_cannot_register_is_refused(
@@ -233,7 +448,8 @@ def test_a_failure_reports_the_exit_code_and_truncated_output(ssm: Any, minnaker
 
     assert (invocation["Status"], invocation["StatusDetails"]) == ("Failed", "Failed")
     assert invocation["ResponseCode"] == 3
-    assert invocation["StandardOutputContent"] == "o" * 24_000
+    # the agent keeps 23,980 bytes and marks the cut; the API returns 8,000 of stderr
+    assert invocation["StandardOutputContent"] == "o" * 23_980 + "--output truncated--"
     assert invocation["StandardErrorContent"] == "e" * 8_000
     assert other["ResponseCode"] == 7
     assert other["StandardOutputContent"] == "partial\n"
