@@ -645,7 +645,7 @@ _CONVERGE_MAIN = r"""
 ITEM = re.compile('@ITEM@')
 WORD = re.compile('@WORD@')
 PAIR = re.compile('@PAIR@')
-ANSI = re.compile('\x1b[[][0-9;?]*[A-Za-z]')
+ANSI = re.compile('\x1b\\[[0-9;?]*[A-Za-z]')
 REASON_CHARS, STDERR_CHARS, CALL_TIMEOUT = @REASON_CHARS@, @STDERR_CHARS@, @CALL_TIMEOUT@
 STEPS = ('account-add', 'account-edit', 'account-delete')
 state = {'stderr': 0, 'failures': 0}
@@ -686,7 +686,9 @@ def fail(verb, subject, step, code, why, output=''):
     state['failures'] += 1
     text = f'@FAILED@ {verb} {subject} {step} exit={min(max(code, 1), 255)} {reason(why)}'
     line(text)
-    tail = plain(output)[-600:].strip()
+    said = plain(output)
+    at = said.find('! ERROR')
+    tail = (said[at:at + 1200] if at >= 0 else said[-1200:]).strip()
     detail(f'{text}\n' + (f'{tail}\n' if tail else ''))
 
 
@@ -812,7 +814,7 @@ def main(argv):
         account, role, regions = item[2], item[3], item[4].split(',')
         if name in unassumable:
             failed.add(name)
-            fail('upsert', name, 'probe', 1, unassumable[name])
+            fail('upsert', name, 'probe', 1, unassumable[name], unassumable[name])
             continue
         if name in others:
             failed.add(name)

@@ -89,6 +89,8 @@ class Halyard:
                 f"HALYARD_SIM_HALCONFIG={self.halconfig}",
                 f"HALYARD_SIM_APPLY_LOG={self.apply_log}",
                 f"HALYARD_SIM_CALL_LOG={self.call_log}",
+                "HALYARD_SIM_TIME_SCALE=0.02",
+                "HALYARD_SIM_QUIP_PERCENT=0",
                 f"PYTHONPATH={SANDBOX_SOURCE}",
             ]
         )
@@ -143,17 +145,17 @@ def test_an_assumable_role_is_probed_then_added(halyard: Halyard, roles: dict[st
     invocation = halyard.run(upsert("aws-trusting", roles["trusting"]))
 
     assert invocation["Status"] == "Success", invocation["StandardErrorContent"]
-    assert invocation["StandardOutputContent"].splitlines()[:2] == [
-        "SPINBOARD-RESULT probe aws-trusting assumable",
+    assert invocation["StandardOutputContent"].splitlines() == [
         "SPINBOARD-RESULT upsert aws-trusting added",
+        "SPINBOARD-RESULT enable aws enabled",
+        "SPINBOARD-RESULT apply deploy applied",
+        "SPINBOARD-DONE operations=1 failed=0 hal-calls=4 changed=true",
     ]
-    assert parse_output(invocation["StandardOutputContent"]).outcome("probe", "aws-trusting") == (
-        "assumable"
-    )
-    assert len(read_apply_log(halyard.apply_log)) == 1
+    (applied,) = read_apply_log(halyard.apply_log)
+    assert applied["accounts"] == ["aws-trusting"]
 
 
-def test_an_unassumable_role_fails_the_command_before_halyard(
+def test_an_unassumable_role_fails_only_its_account(
     halyard: Halyard, roles: dict[str, str]
 ) -> None:
     denied_arn = f"arn:aws:iam::{roles['distrusting']}:role/{MANAGED_ROLE}"
@@ -168,32 +170,65 @@ def test_an_unassumable_role_fails_the_command_before_halyard(
     assert time.monotonic() - started >= 1  # two attempts, one interval apart
     assert (invocation["Status"], invocation["ResponseCode"]) == ("Failed", 1)
     stdout, stderr = invocation["StandardOutputContent"], invocation["StandardErrorContent"]
-    assert stdout.splitlines() == [
-        "SPINBOARD-RESULT probe aws-trusting assumable",
-        "SPINBOARD-FAILED probe aws-denied assume-role exit=1",
+    lines = stdout.splitlines()
+    assert lines[0] == "SPINBOARD-RESULT upsert aws-trusting added"
+    assert lines[1].startswith(
+        f"SPINBOARD-FAILED upsert aws-denied probe exit=1 this instance cannot assume "
+        f"{denied_arn}: 2 attempts in "
+    )
+    assert "the last STS error: HTTP 403 AccessDenied: User: arn:aws:sts" in lines[1]
+    assert lines[2:] == [
+        "SPINBOARD-RESULT enable aws enabled",
+        "SPINBOARD-RESULT apply deploy applied",
+        "SPINBOARD-DONE operations=2 failed=1 hal-calls=4 changed=true",
     ]
-    assert parse_output(stdout).failed == "probe aws-denied assume-role exit=1"
-    assert f"cannot assume {denied_arn} (account aws-denied): 2 attempts" in stderr
-    assert "HTTP 403 AccessDenied: User: arn:aws:sts::" in stderr
+    output = parse_output(stdout, stderr)
+    failure = output.result("upsert", "aws-denied")
+    assert failure is not None
+    assert (failure.outcome, failure.step) == ("failed", "probe")
+    assert output.failed is None  # one account, not the command
+    assert f"{lines[1]}\n" in stderr
+    # halyard never hears of the account whose role cannot be assumed.
+    assert not any("aws-denied" in call for call in halyard.calls())
+    (applied,) = read_apply_log(halyard.apply_log)
+    assert applied["accounts"] == ["aws-trusting"]
+
+
+def test_stderr_keeps_the_sts_error_of_an_unassumable_role(
+    halyard: Halyard, roles: dict[str, str]
+) -> None:
+    denied_arn = f"arn:aws:iam::{roles['distrusting']}:role/{MANAGED_ROLE}"
+
+    invocation = halyard.run(
+        upsert("aws-denied", roles["distrusting"]), ProbeAttempts="1", DeployApply="false"
+    )
+
+    assert invocation["Status"] == "Failed"
+    stderr = invocation["StandardErrorContent"]
     assert f"is not authorized to perform: sts:AssumeRole on resource: {denied_arn}" in stderr
-    assert "Halyard was not called." in stderr
-    assert halyard.calls() == []
-    assert not halyard.halconfig.exists()
 
 
 def test_probe_attempts_zero_skips_the_probe(halyard: Halyard, roles: dict[str, str]) -> None:
-    invocation = halyard.run(upsert("aws-denied", roles["distrusting"]), ProbeAttempts="0")
+    invocation = halyard.run(
+        upsert("aws-denied", roles["distrusting"]), ProbeAttempts="0", DeployApply="false"
+    )
 
     assert invocation["Status"] == "Success", invocation["StandardErrorContent"]
+    assert invocation["StandardOutputContent"].splitlines()[0] == (
+        "SPINBOARD-RESULT upsert aws-denied added"
+    )
     assert "probe" not in invocation["StandardOutputContent"]
-    assert halyard.calls()[0] == ["config", "provider", "aws", "account", "get", "aws-denied"]
+    assert halyard.calls()[0] == ["config", "--no-validate", "-q", "-o", "json"]
 
 
 def test_deletes_alone_probe_nothing(halyard: Halyard) -> None:
-    invocation = halyard.run("delete:aws-gone")
+    invocation = halyard.run("delete:aws-gone", DeployApply="false")
 
     assert invocation["Status"] == "Success", invocation["StandardErrorContent"]
-    assert "probe" not in invocation["StandardOutputContent"]
+    assert invocation["StandardOutputContent"].splitlines() == [
+        "SPINBOARD-RESULT delete aws-gone absent",
+        "SPINBOARD-DONE operations=1 failed=0 hal-calls=1 changed=false",
+    ]
 
 
 # --- the probe program itself ------------------------------------------------------------
