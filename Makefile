@@ -10,7 +10,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 18,20
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 
-.PHONY: help setup synth lint typecheck unit infra sandbox-tests e2e test demo sandbox bench clean
+.PHONY: help setup synth lint typecheck unit infra sandbox-tests e2e test test-slow demo sandbox bench clean
 
 help:
 	@echo "make demo     set up, start the local sandbox, onboard three accounts, show the result"
@@ -18,6 +18,7 @@ help:
 	@echo "make sandbox  run the local sandbox in the foreground (Ctrl-C stops it)"
 	@echo "make synth    synthesize the CDK app into cdk.out"
 	@echo "make bench    onboarding speed and cost figures, measured in the sandbox"
+	@echo "make test-slow  the largest bursts (a burst of 60 onboardings), not part of make test"
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -39,8 +40,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy cdk functions sandbox cli app.py
 
+# Suites run on two workers (pytest-xdist); the sandbox suites split by file, each worker with
+# its own sandbox, so `make test` stays well under 15 minutes on 2 cores.
 unit: $(STAMP)
-	$(BIN)/pytest tests/unit --cov=functions --cov-branch --cov-report=term --cov-fail-under=90
+	$(BIN)/pytest tests/unit -n 2 --cov=functions --cov-branch --cov-report=term --cov-fail-under=90
 	$(BIN)/pytest tests/cli -m "not e2e"
 
 infra: synth
@@ -48,11 +51,13 @@ infra: synth
 	$(BIN)/pytest tests/infra
 
 sandbox-tests: $(STAMP)
-	$(BIN)/pytest tests/sandbox
+	$(BIN)/pytest tests/sandbox -n 2 --dist loadfile
 
 e2e: $(STAMP)
-	$(BIN)/pytest tests/e2e
-	$(BIN)/pytest tests/cli -m e2e
+	$(BIN)/pytest tests/e2e tests/cli -m "e2e and not slow" -n 2 --dist loadfile
+
+test-slow: $(STAMP)
+	$(BIN)/pytest tests/e2e -m slow
 
 test: lint typecheck unit infra sandbox-tests e2e
 

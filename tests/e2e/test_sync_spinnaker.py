@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from spinboard_sandbox.harness import RunningSandbox, running_sandbox
+from spinboard_sandbox.harness import RunningSandbox
 
 pytestmark = pytest.mark.e2e
 
@@ -120,43 +119,3 @@ def test_a_63_character_name_is_onboarded_and_served(sandbox: RunningSandbox) ->
     assert registry_item(sandbox, account)["status"] == "REGISTERED"
     assert registry_item(sandbox, account)["registeredName"] == name
     assert halyard_accounts(sandbox)[name]["accountId"] == account
-
-
-@pytest.fixture(scope="module")
-def burst_sandbox() -> Iterator[RunningSandbox]:
-    with running_sandbox(member_accounts=60) as running:
-        yield running
-
-
-def test_a_burst_of_sixty_with_one_failing_account_registers_the_other_59_after_one_apply(
-    burst_sandbox: RunningSandbox,
-) -> None:
-    sandbox = burst_sandbox
-    accounts = sandbox.member_account_ids
-    assert len(accounts) == 60
-    doomed = accounts[17]
-    sandbox.set_halyard_behavior(fail=["account-add:aws-doomed-account"])
-    try:
-        arns = [
-            sandbox.start_execution(
-                "OnboardAccount",
-                {"accountId": a, **({"accountName": "aws-doomed-account"} if a == doomed else {})},
-            )
-            for a in accounts
-        ]
-        with ThreadPoolExecutor(max_workers=len(arns)) as pool:
-            results = list(pool.map(lambda arn: sandbox.wait_execution(arn, timeout=600), arns))
-    finally:
-        sandbox.set_halyard_behavior()
-
-    by_account = dict(zip(accounts, results, strict=True))
-    assert by_account[doomed]["status"] == "FAILED", by_account[doomed]
-    assert "aws-doomed-account" in registry_item(sandbox, doomed)["lastError"]
-    others = [a for a in accounts if a != doomed]
-    assert [by_account[a]["status"] for a in others] == ["SUCCEEDED"] * 59, [
-        (by_account[a]["status"], by_account[a].get("cause")) for a in others
-    ]
-    for account in others:
-        assert registry_item(sandbox, account)["status"] == "REGISTERED"
-    assert {a["accountId"] for a in sandbox.aws_accounts()} == set(others)
-    assert sandbox.apply_count() == 1
