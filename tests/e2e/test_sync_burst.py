@@ -6,23 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
 from spinboard_sandbox.harness import RunningSandbox, running_sandbox
 
+from .test_sync_spinnaker import registry_item
+
 pytestmark = pytest.mark.e2e
-
-
-def registry_item(sandbox: RunningSandbox, account_id: str) -> dict[str, Any]:
-    table = (
-        sandbox.session(sandbox.spinnaker_account_id)
-        .resource("dynamodb")
-        .Table("Spinboard-Registry")
-    )
-    item: dict[str, Any] = table.get_item(Key={"pk": f"ACCOUNT#{account_id}"}).get("Item", {})
-    return item
 
 
 @pytest.fixture(scope="module")
