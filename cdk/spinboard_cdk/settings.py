@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 # The halyard settings become the SSM document's parameter defaults: the document's own patterns.
 from spinboard.halyard_document import (
     CLOUDDRIVER_PATH_PATTERN,
-    DEFAULT_PROBE_ATTEMPTS,
-    DEFAULT_PROBE_INTERVAL_SECONDS,
     ENVIRONMENT_PATTERN,
     HAL_COMMAND_PATTERN,
+    fixed_waits,
     validate_parameters,
+    waits_fit,
 )
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -247,13 +247,12 @@ def _check_halyard(settings: Settings) -> None:
             validate_parameters({name: value})
         except ValueError as error:
             raise SettingsError(f"context key '{key}' is {value!r}: {error}") from None
-    waits = (
-        settings.halyard_apply_timeout_seconds
-        + settings.clouddriver_readiness_seconds
-        + DEFAULT_PROBE_ATTEMPTS * DEFAULT_PROBE_INTERVAL_SECONDS
-        + 4 * settings.hal_call_seconds
+    waits = fixed_waits(
+        settings.halyard_apply_timeout_seconds,
+        settings.clouddriver_readiness_seconds,
+        settings.hal_call_seconds,
     )
-    if waits > settings.halyard_timeout_seconds * 0.8:
+    if not waits_fit(settings.halyard_timeout_seconds, waits):
         raise SettingsError(
             f"context key 'halyardTimeoutSeconds' is {settings.halyard_timeout_seconds}: one "
             f"halyard command may wait {waits} s (halyardApplyTimeoutSeconds, "

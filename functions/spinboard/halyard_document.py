@@ -138,6 +138,8 @@ STDOUT_RESERVE_CHARS = 1_500
 REASON_CHARS = 160
 HAL_CALL_TIMEOUT_SECONDS = 600
 EXECUTION_TIMEOUT_SECONDS = 3600
+TIME_MARGIN = 0.8
+"""A command's estimated worst-case time stays within this share of its SSM timeout."""
 RESULT_PREFIX = "SPINBOARD-RESULT"
 FAILED_PREFIX = "SPINBOARD-FAILED"
 DONE_PREFIX = "SPINBOARD-DONE"
@@ -404,6 +406,21 @@ def encode_operations(operations: Iterable[Operation]) -> str:
     encoded = " ".join(operation.encode() for operation in items)
     validate_parameters({"Operations": encoded})
     return encoded
+
+
+def fixed_waits(apply_timeout_seconds: int, readiness_seconds: int, hal_call_seconds: int) -> int:
+    """What one command may spend whatever its size: the probe, a few hal calls (read, one
+    change, enable, apply), the apply's own wait and the readiness wait."""
+    return (
+        apply_timeout_seconds
+        + readiness_seconds
+        + DEFAULT_PROBE_ATTEMPTS * DEFAULT_PROBE_INTERVAL_SECONDS
+        + 4 * hal_call_seconds
+    )
+
+
+def waits_fit(timeout_seconds: int, fixed: int) -> bool:
+    return fixed <= timeout_seconds * TIME_MARGIN
 
 
 def stdout_chars(operation: Operation) -> int:

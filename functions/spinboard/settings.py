@@ -209,14 +209,10 @@ class SyncSettings:
 
     def _checked(self) -> "SyncSettings":
         """The waits of one command must fit in HALYARD_TIMEOUT_SECONDS, with room for calls."""
-        waits = (
-            self.apply_timeout_seconds
-            + self.readiness_seconds
-            + halyard_document.DEFAULT_PROBE_ATTEMPTS
-            * halyard_document.DEFAULT_PROBE_INTERVAL_SECONDS
-            + 4 * self.hal_call_seconds
+        waits = halyard_document.fixed_waits(
+            self.apply_timeout_seconds, self.readiness_seconds, self.hal_call_seconds
         )
-        if waits > self.halyard_timeout_seconds * 0.8:
+        if not halyard_document.waits_fit(self.halyard_timeout_seconds, waits):
             raise ConfigurationError(
                 f"HALYARD_TIMEOUT_SECONDS={self.halyard_timeout_seconds} leaves no room: "
                 f"HALYARD_APPLY_TIMEOUT_SECONDS={self.apply_timeout_seconds}, "

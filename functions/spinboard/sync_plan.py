@@ -46,8 +46,7 @@ _LEAVING = frozenset({Status.OFFBOARDING, Status.OFFBOARDED})
 
 
 MAX_ROUND_ACCOUNTS = 600
-TIME_MARGIN = 0.8
-"""A command's estimated worst-case time stays within this share of HALYARD_TIMEOUT_SECONDS."""
+TIME_MARGIN = halyard_document.TIME_MARGIN
 
 
 @dataclass(frozen=True)
