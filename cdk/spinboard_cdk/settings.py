@@ -15,6 +15,11 @@ from typing import Any, TypeVar
 # The halyard settings become the SSM document's parameter defaults: the document's own patterns.
 from spinboard.halyard_document import (
     CLOUDDRIVER_PATH_PATTERN,
+    DEFAULT_APPLY_TIMEOUT_SECONDS,
+    DEFAULT_CLOUDDRIVER_PATH,
+    DEFAULT_HAL_CALL_SECONDS,
+    DEFAULT_KUBECTL_COMMAND,
+    DEFAULT_READINESS_SECONDS,
     ENVIRONMENT_PATTERN,
     HAL_COMMAND_PATTERN,
     fixed_waits,
@@ -102,11 +107,11 @@ class Settings:
     offboard_removes_roles: bool = False
     sync_batch_window_seconds: int = 120
     halyard_timeout_seconds: int = 1800
-    kubectl_command: str = "kubectl"
-    clouddriver_path: str = "/api/v1/namespaces/spinnaker/services/spin-clouddriver:7002/proxy"
-    halyard_apply_timeout_seconds: int = 900
-    clouddriver_readiness_seconds: int = 300
-    hal_call_seconds: int = 6
+    kubectl_command: str = DEFAULT_KUBECTL_COMMAND
+    clouddriver_path: str = DEFAULT_CLOUDDRIVER_PATH
+    halyard_apply_timeout_seconds: int = DEFAULT_APPLY_TIMEOUT_SECONDS
+    clouddriver_readiness_seconds: int = DEFAULT_READINESS_SECONDS
+    hal_call_seconds: int = DEFAULT_HAL_CALL_SECONDS
     control_tower_home_region: str = ""
     service_catalog_principals: tuple[str, ...] = ()
 

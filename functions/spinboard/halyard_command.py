@@ -121,8 +121,7 @@ class HalyardSettings:
             hal_call_seconds=self.hal_call_seconds,
             apply_seconds=self.apply_timeout_seconds,
             readiness_seconds=self.readiness_seconds,
-            probe_seconds=halyard_document.DEFAULT_PROBE_ATTEMPTS
-            * halyard_document.DEFAULT_PROBE_INTERVAL_SECONDS,
+            probe_seconds=halyard_document.PROBE_SECONDS,
         )
 
 

@@ -121,11 +121,15 @@ DEFAULT_ENVIRONMENT = "KUBECONFIG=/etc/rancher/k3s/k3s.yaml"
 DEFAULT_KUBECTL_COMMAND = "kubectl"
 # Halyard deploys clouddriver as the service spin-clouddriver:7002 in namespace spinnaker.
 DEFAULT_CLOUDDRIVER_PATH = "/api/v1/namespaces/spinnaker/services/spin-clouddriver:7002/proxy"
-DEFAULT_APPLY_TIMEOUT_SECONDS = 1200
-DEFAULT_READINESS_SECONDS = 600
+DEFAULT_APPLY_TIMEOUT_SECONDS = 900
+DEFAULT_READINESS_SECONDS = 300
+# What one hal call costs on a Minnaker instance: JVM start plus the daemon's validation.
+DEFAULT_HAL_CALL_SECONDS = 6
 # IAM propagation: a new role may not be assumable for 10-60 s.
 DEFAULT_PROBE_ATTEMPTS = 12
 DEFAULT_PROBE_INTERVAL_SECONDS = 5
+PROBE_SECONDS = DEFAULT_PROBE_ATTEMPTS * DEFAULT_PROBE_INTERVAL_SECONDS
+"""The longest the role probe of one command may take."""
 # SSM counts the document and the parameter values of one command against 64 KB; read
 # strictly: 64,000 bytes of UTF-8, the document as stored plus the parameters as JSON.
 MAX_COMMAND_CHARS = 64_000
@@ -411,12 +415,7 @@ def encode_operations(operations: Iterable[Operation]) -> str:
 def fixed_waits(apply_timeout_seconds: int, readiness_seconds: int, hal_call_seconds: int) -> int:
     """What one command may spend whatever its size: the probe, a few hal calls (read, one
     change, enable, apply), the apply's own wait and the readiness wait."""
-    return (
-        apply_timeout_seconds
-        + readiness_seconds
-        + DEFAULT_PROBE_ATTEMPTS * DEFAULT_PROBE_INTERVAL_SECONDS
-        + 4 * hal_call_seconds
-    )
+    return apply_timeout_seconds + readiness_seconds + PROBE_SECONDS + 4 * hal_call_seconds
 
 
 def waits_fit(timeout_seconds: int, fixed: int) -> bool:

@@ -800,8 +800,8 @@ def test_the_document_shape() -> None:
         "ClouddriverPath": DEFAULT_CLOUDDRIVER_PATH,
         "Partition": "aws",
         "DeployApply": "true",
-        "ApplyTimeoutSeconds": "1200",
-        "ReadinessSeconds": "600",
+        "ApplyTimeoutSeconds": "900",
+        "ReadinessSeconds": "300",
         "ProbeAttempts": "12",
         "ProbeIntervalSeconds": "5",
     }
