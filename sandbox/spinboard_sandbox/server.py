@@ -16,7 +16,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from spinboard_sandbox import moto_patches
+from spinboard_sandbox import patches
 from spinboard_sandbox.settings import HOST, SandboxSettings
 
 
@@ -68,7 +68,7 @@ class SandboxServer:
         started = time.monotonic()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.settings.sandbox_dir.mkdir(parents=True, exist_ok=True)
-        moto_patches.apply_all(self.settings)
+        patches.apply_all(self.settings)
         server = _BindingMotoServer(ip_address=HOST, port=self.settings.port, verbose=False)
         server.start()
         self._server = server
@@ -79,7 +79,7 @@ class SandboxServer:
         if self._server is not None:
             self._server.stop()
             self._server = None
-        moto_patches.shutdown()
+        patches.shutdown()
 
     def __enter__(self) -> SandboxServer:
         self.start()

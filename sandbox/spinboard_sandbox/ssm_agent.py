@@ -2,7 +2,7 @@
 
 moto's SendCommand answers Success at once with empty output and validates nothing. For an
 instance tagged ``spinboard-sandbox:ssm-agent=simulated`` (the Minnaker instance the org
-seed launches), the patch in moto_patches.py uses this module to behave like SSM and the
+seed launches), the patch in patches/ssm.py uses this module to behave like SSM and the
 agent on the instance. Every rule below is listed with its source in docs/fidelity.md.
 
 SendCommand, before anything runs (``CommandRejected`` carries SSM's error code):

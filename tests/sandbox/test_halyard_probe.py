@@ -26,13 +26,13 @@ from sandbox_support import MINNAKER_PROFILE, REGION
 
 from spinboard.halyard_document import PROBE_PROGRAM, document_content, parse_output
 from spinboard_sandbox.halyard_simulator import read_apply_log
-from spinboard_sandbox.moto_patches import instance_profile_credentials
 from spinboard_sandbox.organization import (
     MANAGEMENT_ACCOUNT_ID,
     Organization,
     account_session,
     create_member_account,
 )
+from spinboard_sandbox.patches.ssm import instance_profile_credentials
 from spinboard_sandbox.server import SandboxServer
 
 SANDBOX_SOURCE = Path(__file__).resolve().parents[2] / "sandbox"

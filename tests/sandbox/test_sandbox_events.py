@@ -15,10 +15,11 @@ import pytest
 from botocore.exceptions import ClientError
 from sandbox_support import REGION, create_function
 
-from spinboard_sandbox import moto_patches
+from spinboard_sandbox import patches
 from spinboard_sandbox.deploy import DeployResult
 from spinboard_sandbox.event_delivery import DeliveryFailed
 from spinboard_sandbox.organization import Organization, account_session, create_member_account
+from spinboard_sandbox.patches import eventbridge
 from spinboard_sandbox.server import SandboxServer
 from spinboard_sandbox.settings import SandboxSettings
 
@@ -70,7 +71,7 @@ def receive(
 
 
 def assert_empty(session: boto3.Session, url: str) -> None:
-    assert moto_patches.wait_for_deliveries(30)
+    assert patches.wait_for_deliveries(30)
     messages = session.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10)
     assert messages.get("Messages", []) == []
 
@@ -248,7 +249,7 @@ def test_dry_run_runs_nothing_and_invoke_async_is_asynchronous(
     lambda_ = spinnaker.client("lambda")
 
     dry = lambda_.invoke(FunctionName=name, InvocationType="DryRun", Payload=b"{}")
-    assert moto_patches.wait_for_deliveries(10)
+    assert patches.wait_for_deliveries(10)
     assert dry["StatusCode"] == 204
     assert not (settings.logs_dir / f"{name}.log").exists()
 
@@ -439,7 +440,7 @@ def test_retryable_failures_follow_the_targets_retry_policy(
         attempts.append(time.monotonic())
         raise DeliveryFailed("THROTTLING", "Rate exceeded")
 
-    monkeypatch.setattr(moto_patches, "_deliver_once", throttled)
+    monkeypatch.setattr(eventbridge, "_deliver_once", throttled)
     dead_url, dead_arn = make_queue(spinnaker, "sandbox-dead-throttled")
     function_arn = spinnaker.client("lambda").get_function(
         FunctionName=fixture_functions["WhoAmI"]
