@@ -5,9 +5,15 @@ Halyard on Minnaker is the halyard simulator (halyard_setup.py): its files are u
 after the deploy the stack's managing instance profile is associated with Minnaker, whose
 simulated SSM agent (ssm_agent.py) runs the halyard document with that role's keys.
 
+Layout (README, "Deploy to AWS"): SANDBOX_LAYOUT=a (the default) seeds a Spinnaker account
+apart from the management account and deploys both stacks, `Spinboard` and
+`Spinboard-Management` (which holds the chain role; a stack without it gets one from the
+sandbox); SANDBOX_LAYOUT=b puts Minnaker and the stack in the management account
+(context spinnakerAccountId == managementAccountId): one stack, no chain role.
+
 Environment: SANDBOX_PORT (4566), SANDBOX_MEMBER_ACCOUNTS (5), SANDBOX_TIME_SCALE (0.02),
-SANDBOX_DIR (<project>/.sandbox), SANDBOX_LAMBDA_CONCURRENCY (8), SANDBOX_APP_DIR (the
-directory holding the CDK app.py; default the project root).
+SANDBOX_LAYOUT (a), SANDBOX_DIR (<project>/.sandbox), SANDBOX_LAMBDA_CONCURRENCY (8),
+SANDBOX_APP_DIR (the directory holding the CDK app.py; default the project root).
 """
 
 from __future__ import annotations
@@ -40,6 +46,10 @@ from spinboard_sandbox.server import PortInUseError, SandboxServer
 from spinboard_sandbox.settings import PROJECT_ROOT, SandboxSettings, SettingsError
 
 READY_LINE = "sandbox ready"
+LAYOUT_SUMMARY = {
+    "a": "Spinnaker in its own account, the chain role in the management account",
+    "b": "Spinnaker in the management account, one stack, no chain role",
+}
 
 
 class _Interrupted(Exception):
@@ -85,6 +95,7 @@ def sandbox_info(
     return {
         "endpoint": settings.endpoint,
         "region": settings.region,
+        "layout": org.layout,
         "managementAccountId": org.management.account_id,
         "spinnakerAccountId": org.spinnaker.account_id,
         "memberAccountIds": org.member_account_ids,
@@ -125,17 +136,25 @@ def run(
     try:
         say(f"moto server on {settings.endpoint} ({server.started_in:.1f} s)")
         org = seed_organization(
-            settings.endpoint, settings.member_accounts, settings.region, chain_role=False
+            settings.endpoint,
+            settings.member_accounts,
+            settings.region,
+            chain_role=False,
+            layout=settings.layout,
         )
         credentials_file, config_file = write_credentials(
             org, settings.sandbox_dir, settings.endpoint, settings.region
         )
-        say(f"organization {org.organization_id}: {len(org.accounts)} accounts")
+        say(
+            f"organization {org.organization_id}: {len(org.accounts)} accounts, "
+            f"layout ({org.layout}): {LAYOUT_SUMMARY[org.layout]}"
+        )
         halyard = SandboxHalyard.for_sandbox(settings.sandbox_dir, settings.time_scale)
         hal_command, hal_environment = halyard.prepare()
         context = {
             "spinnakerAccountId": org.spinnaker.account_id,
             "managementAccountId": org.management.account_id,
+            "organizationId": org.organization_id,
             "minnakerInstanceId": org.minnaker_instance_id,
             "region": settings.region,
             "halyardCommand": hal_command,
@@ -158,7 +177,7 @@ def run(
             log=lambda line: print(line, flush=True),
         )
         say(f"deployed {len(result.stacks)} stack(s)")
-        if ensure_chain_role(settings.endpoint, org, settings.region):
+        if org.layout == "a" and ensure_chain_role(settings.endpoint, org, settings.region):
             say(f"no stack made {CHAIN_ROLE} in the management account: the sandbox did")
         instance_profile = _attach_minnaker_profile(settings, org, result.outputs)
         say(
@@ -220,10 +239,12 @@ def _printer() -> Any:
 
 def _print_summary(info: dict[str, Any], info_file: Path) -> None:
     print(f"endpoint      {info['endpoint']}  region {info['region']}")
+    print(f"layout        ({info['layout']}) {LAYOUT_SUMMARY[info['layout']]}")
     print(f"management    {info['managementAccountId']}")
     print(f"spinnaker     {info['spinnakerAccountId']}  minnaker {info['minnakerInstanceId']}")
     print(f"halyard       {info['halconfigPath']}  (applies: {info['applyLogPath']})")
-    for account in info["accounts"][2:]:
+    members = set(info["memberAccountIds"])
+    for account in (a for a in info["accounts"] if a["id"] in members):
         print(f"member        {account['id']}  {account['name']!r}  (profile {account['profile']})")
     for name, arn in info["stateMachines"].items():
         print(f"state machine {name}  {arn}")

@@ -2,11 +2,13 @@
 
 Everything runs in the local sandbox (moto on loopback): the synthesized stack is deployed there
 and the real state machine and handlers do the work. The sandbox stops at the end.
+SANDBOX_LAYOUT=b runs it with Spinnaker in the management account (README, "Deploy to AWS").
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -18,19 +20,26 @@ from rich.console import Console
 from rich.table import Table
 
 from spinboard_sandbox.harness import RunningSandbox, running_sandbox
+from spinboard_sandbox.settings import SandboxSettings, SettingsError
 
 ACCOUNTS_TO_ONBOARD = 3
 
 
 def main() -> int:
+    try:
+        layout = SandboxSettings.from_env(os.environ).layout
+    except SettingsError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
     console = Console(width=None if sys.stdout.isatty() else 140)
     started = time.monotonic()
     console.rule("[bold]Spinboard demo: local sandbox")
     console.print("Starting the sandbox (moto on loopback), seeding an organization, deploying the")
     console.print("synthesized stack into the Spinnaker account ...")
-    with running_sandbox() as sandbox:
+    with running_sandbox(layout=layout) as sandbox:
         console.print(
-            f"Sandbox ready after {time.monotonic() - started:.1f} s at {sandbox.endpoint}:"
+            f"Sandbox ready after {time.monotonic() - started:.1f} s at {sandbox.endpoint}"
+            f" (layout ({sandbox.layout})):"
             f" management {sandbox.management_account_id},"
             f" Spinnaker {sandbox.spinnaker_account_id},"
             f" {len(sandbox.member_account_ids)} member accounts."

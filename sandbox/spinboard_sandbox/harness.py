@@ -10,9 +10,12 @@
 `running_sandbox` starts `python -m spinboard_sandbox` on a free port with its own
 SANDBOX_DIR, waits for `sandbox ready` (on failure the error shows the process output),
 loads sandbox.json and stops the process (SIGTERM, then SIGKILL) at exit.
+`running_sandbox(layout="b")` runs Spinnaker in the management account (SANDBOX_LAYOUT):
+then `spinnaker_account_id == management_account_id` and there is one stack.
 
 Halyard on the sandbox's Minnaker is the halyard simulator: `halconfig()`,
-`aws_accounts()` and `apply_count()` read what it keeps; `set_halyard_behavior(fail=...,
+`aws_accounts()` and `apply_count()` read what it keeps, `clouddriver_credentials(name)` asks
+the clouddriver stand-in what it serves; `set_halyard_behavior(fail=...,
 delay_seconds=...)` makes hal calls fail or slow from the next call on (no redeploy).
 
 Events and functions: `put_event(account_id, event)` puts an EventBridge event (the shape of
@@ -30,6 +33,7 @@ import datetime
 import fnmatch
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -56,10 +60,12 @@ from spinboard_sandbox.organization import (
     create_member_account,
     create_org_access_role,
 )
-from spinboard_sandbox.settings import HOST, PROJECT_ROOT
+from spinboard_sandbox.settings import HOST, PROJECT_ROOT, Layout
 
 SANDBOX_SOURCE_DIR = Path(__file__).resolve().parents[1]
 READY_LINE = "sandbox ready"
+CLOUDDRIVER_PROXY = "/api/v1/namespaces/spinnaker/services/spin-clouddriver:7002/proxy"
+"""clouddriver through the Kubernetes API server's service proxy (context clouddriverPath)."""
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
@@ -95,6 +101,11 @@ class RunningSandbox:
     @property
     def region(self) -> str:
         return str(self.info["region"])
+
+    @property
+    def layout(self) -> str:
+        """ "a": Spinnaker in its own account; "b": in the management account."""
+        return str(self.info.get("layout", "a"))
 
     @property
     def management_account_id(self) -> str:
@@ -398,6 +409,33 @@ class RunningSandbox:
         accounts = ((deployment.get("providers") or {}).get("aws") or {}).get("accounts")
         return [dict(account) for account in accounts or []]
 
+    def clouddriver_credentials(self, name: str) -> dict[str, Any] | None:
+        """What clouddriver serves for the account `name`, asked as the halyard document
+        asks it (`kubectlCommand get --raw <service proxy>/credentials/NAME` with
+        `halyardEnvironment`); None when it does not serve the account."""
+        environment = dict(
+            pair.split("=", 1) for pair in str(self.info["halyardEnvironment"]).split()
+        )
+        done = subprocess.run(
+            [
+                *shlex.split(str(self.info["kubectlCommand"])),
+                "get",
+                "--raw",
+                f"{CLOUDDRIVER_PROXY}/credentials/{urllib.parse.quote(name, safe='')}",
+            ],
+            env={**os.environ, **environment},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if done.returncode == 0:
+            answer: dict[str, Any] = json.loads(done.stdout)
+            return answer
+        if "(NotFound)" in done.stderr:
+            return None
+        raise RuntimeError(f"clouddriver did not answer for {name}: {done.stderr.strip()}")
+
     def apply_count(self) -> int:
         """How many `hal deploy apply` succeeded."""
         return len(read_apply_log(self.apply_log_path))
@@ -479,13 +517,15 @@ def running_sandbox(
     *,
     member_accounts: int = 5,
     time_scale: float | None = None,
+    layout: Layout = "a",
     port: int | None = None,
     sandbox_dir: Path | None = None,
     app_dir: Path = PROJECT_ROOT,
     startup_timeout: float = 240.0,
     extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[RunningSandbox]:
-    """Start `python -m spinboard_sandbox` in a subprocess; yield a RunningSandbox; stop it."""
+    """Start `python -m spinboard_sandbox` in a subprocess; yield a RunningSandbox; stop it.
+    `layout` is SANDBOX_LAYOUT ("a" or "b"); the other settings are SANDBOX_* too."""
     with contextlib.ExitStack() as stack:
         if sandbox_dir is None:
             sandbox_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sandbox-")))
@@ -500,6 +540,7 @@ def running_sandbox(
             "SANDBOX_PORT": str(port or free_port()),
             "SANDBOX_DIR": str(sandbox_dir),
             "SANDBOX_MEMBER_ACCOUNTS": str(member_accounts),
+            "SANDBOX_LAYOUT": layout,
             "SANDBOX_APP_DIR": str(app_dir),
             **({"SANDBOX_TIME_SCALE": str(time_scale)} if time_scale is not None else {}),
             **dict(extra_env or {}),

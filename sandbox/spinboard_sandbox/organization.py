@@ -1,19 +1,23 @@
 """Seed the sandbox's AWS Organization, its roles, the Minnaker instance and credentials.
 
 - management account = moto's default account 123456789012 (creates the organization);
-- a "Spinnaker" account and N member accounts, created with organizations:CreateAccount;
-- in each of them `OrganizationAccountAccessRole` (trusts the management account,
+- layout (a), the default: a "Spinnaker" account and N member accounts, created with
+  organizations:CreateAccount; layout (b): Spinnaker runs in the management account, so only
+  the N member accounts are created and `Organization.spinnaker` is the management account;
+- in each created account `OrganizationAccountAccessRole` (trusts the management account,
   AdministratorAccess), as Organizations creates it;
-- in the management account `SpinboardOrganizationAccess`, the role the Lambdas chain
-  through (trusts the Spinnaker account; may assume the org role in member accounts),
-  unless `chain_role=False`: the app's management stack creates it (`ensure_chain_role`
-  adds it after a deploy that did not);
+- layout (a) only: in the management account `SpinboardOrganizationAccess`, the role the
+  Lambdas chain through (trusts the Spinnaker account; may assume the org role in member
+  accounts), unless `chain_role=False`: the app's management stack creates it
+  (`ensure_chain_role` adds it after a deploy that did not). Layout (b) has no chain role:
+  the functions assume the org role themselves;
 - the Minnaker EC2 instance (tag Name=minnaker) in the Spinnaker account, tagged
   spinboard-sandbox:ssm-agent=simulated: SSM Run Command really runs there (ssm_agent.py).
   It has no instance profile yet: the stack creates it, and `attach_instance_profile`
   associates it after the deploy;
 - `<sandbox>/credentials` and `<sandbox>/config`: profiles `management`, `spinnaker`,
-  `member-1`... with access keys of an IAM user `sandbox-admin` in each account.
+  `member-1`... with access keys of an IAM user `sandbox-admin` in each account (in layout
+  (b) `management` and `spinnaker` are the same account and hold the same keys).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import functools
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +36,7 @@ import boto3
 import botocore.loaders
 import botocore.session
 
+from spinboard_sandbox.settings import Layout
 from spinboard_sandbox.ssm_agent import AGENT_TAG_KEY, AGENT_TAG_VALUE
 
 if TYPE_CHECKING:
@@ -157,12 +162,19 @@ class Organization:
     """profile -> (access key id, secret) of the IAM user `sandbox-admin` of that account."""
 
     @property
+    def layout(self) -> Layout:
+        """ "b" when Spinnaker runs in the management account, else "a"."""
+        return "b" if self.spinnaker.account_id == self.management.account_id else "a"
+
+    @property
     def member_account_ids(self) -> list[str]:
         return [m.account_id for m in self.members]
 
     @property
     def accounts(self) -> list[SeededAccount]:
-        return [self.management, self.spinnaker, *self.members]
+        """Each account once: management, Spinnaker (layout (a) only), members."""
+        spinnaker = [self.spinnaker] if self.layout == "a" else []
+        return [self.management, *spinnaker, *self.members]
 
 
 def slug(name: str) -> str:
@@ -217,9 +229,15 @@ def create_org_access_role(endpoint: str, account_id: str, region: str = "us-eas
 
 
 def seed_organization(
-    endpoint: str, member_count: int, region: str = "us-east-1", *, chain_role: bool = True
+    endpoint: str,
+    member_count: int,
+    region: str = "us-east-1",
+    *,
+    chain_role: bool = True,
+    layout: Layout = "a",
 ) -> Organization:
-    """Create the organization, accounts, roles, Minnaker and IAM users (fresh sandbox)."""
+    """Create the organization, accounts, roles, Minnaker and IAM users (fresh sandbox).
+    `chain_role` only applies to layout (a); layout (b) never has one."""
     management = account_session(endpoint, MANAGEMENT_ACCOUNT_ID, region)
     org_id = management.client("organizations").create_organization(FeatureSet="ALL")[
         "Organization"
@@ -227,18 +245,27 @@ def seed_organization(
     management_account = SeededAccount(
         MANAGEMENT_ACCOUNT_ID, "Management", "management@example.com", "management"
     )
-    spinnaker = create_member_account(
-        endpoint, SPINNAKER_ACCOUNT_NAME, profile="spinnaker", region=region
-    )
+    if layout == "b":
+        spinnaker = replace(management_account, profile="spinnaker")
+    else:
+        spinnaker = create_member_account(
+            endpoint, SPINNAKER_ACCOUNT_NAME, profile="spinnaker", region=region
+        )
     members = tuple(
         create_member_account(endpoint, name, profile=f"member-{i}", region=region)
         for i, name in enumerate(member_account_names(member_count), start=1)
     )
-    if chain_role:
+    if chain_role and layout == "a":
         _create_chain_role(management, spinnaker.account_id, org_id)
     minnaker = _launch_minnaker(account_session(endpoint, spinnaker.account_id, region))
+    keys: dict[str, tuple[str, str]] = {}
+    for account in (management_account, spinnaker, *members):
+        if account.account_id not in keys:
+            keys[account.account_id] = _admin_access_key(
+                account_session(endpoint, account.account_id, region)
+            )
     access_keys = {
-        account.profile: _admin_access_key(account_session(endpoint, account.account_id, region))
+        account.profile: keys[account.account_id]
         for account in (management_account, spinnaker, *members)
     }
     return Organization(org_id, management_account, spinnaker, members, minnaker, access_keys)
@@ -261,7 +288,12 @@ def _trust(principal_arn: str) -> str:
 
 def ensure_chain_role(endpoint: str, org: Organization, region: str = "us-east-1") -> bool:
     """Create the chain role in the management account unless it exists (a deployed
-    management stack made it); True if it was created here."""
+    management stack made it); True if it was created here. Layout (a) only: in layout (b)
+    the functions assume the org role directly, and a chain role would hide a missing grant."""
+    if org.layout != "a":
+        raise ValueError(
+            f"layout ({org.layout}) has no chain role: Spinnaker runs in the management account"
+        )
     management = account_session(endpoint, MANAGEMENT_ACCOUNT_ID, region)
     iam: IAMClient = management.client("iam")
     try:

@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, cast
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 """The repository root (holds app.py), resolved from this file, never from the cwd."""
 
 HOST = "127.0.0.1"
 """The sandbox only ever listens on and talks to loopback."""
+
+
+Layout = Literal["a", "b"]
+"""(a) Spinnaker in its own account, a second stack in the management account holds the
+chain role and forwards account events; (b) Spinnaker in the management account, one stack,
+no chain role (README, "Deploy to AWS")."""
+LAYOUTS: tuple[Layout, ...] = ("a", "b")
 
 
 class SettingsError(ValueError):
@@ -30,6 +38,8 @@ class SandboxSettings:
     """Concurrent execution environments per function; more invocations wait for one."""
     lambda_idle_seconds: float = 120.0
     """A warm execution environment idle this long is stopped."""
+    layout: Layout = "a"
+    """Where Spinnaker runs: "a" its own account, "b" the management account."""
 
     @property
     def endpoint(self) -> str:
@@ -57,6 +67,7 @@ class SandboxSettings:
             member_accounts=_int(env, "SANDBOX_MEMBER_ACCOUNTS", 5, minimum=0, maximum=200),
             time_scale=_float(env, "SANDBOX_TIME_SCALE", 0.02),
             lambda_max_workers=_int(env, "SANDBOX_LAMBDA_CONCURRENCY", 8, minimum=1, maximum=512),
+            layout=_layout(env, "SANDBOX_LAYOUT", "a"),
         )
 
 
@@ -84,3 +95,12 @@ def _float(env: Mapping[str, str], key: str, default: float) -> float:
     if not 0 < value <= 1:
         raise SettingsError(f"{key} must be in (0, 1], got {value}")
     return value
+
+
+def _layout(env: Mapping[str, str], key: str, default: Layout) -> Layout:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    if raw.lower() not in LAYOUTS:
+        raise SettingsError(f"{key} must be one of {', '.join(LAYOUTS)}, got {raw!r}")
+    return cast(Layout, raw.lower())

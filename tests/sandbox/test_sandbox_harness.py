@@ -3,6 +3,7 @@ execution over HTTP, stop cleanly; and the failures it must report clearly."""
 
 from __future__ import annotations
 
+import configparser
 import json
 import socket
 import time
@@ -23,6 +24,8 @@ def test_the_sandbox_process_end_to_end(tmp_path: Path) -> None:
         member_roles = box.session(box.member_account_ids[1]).client("iam").list_roles()
         credentials = box.credentials_file.read_text()
         log = box.lambda_log("WhoAmI")
+        kubernetes = box.clouddriver_credentials("spinnaker")
+        unknown = box.clouddriver_credentials("aws-not-applied")
         port = int(box.endpoint.rsplit(":", 1)[1])
         chain_role = (
             box.session(box.management_account_id)
@@ -42,6 +45,8 @@ def test_the_sandbox_process_end_to_end(tmp_path: Path) -> None:
         "logsDir",
     }
     assert info["endpoint"] == f"http://{HOST}:{port}"
+    assert info["layout"] == box.layout == "a"
+    assert box.spinnaker_account_id != box.management_account_id
     assert len(box.member_account_ids) == 2
     assert box.minnaker_instance_id.startswith("i-")
     assert result["status"] == "SUCCEEDED", result
@@ -52,6 +57,10 @@ def test_the_sandbox_process_end_to_end(tmp_path: Path) -> None:
     assert "[member-2]" in credentials
     assert f"START RequestId: {identity['requestId']}" in log
     assert "sandbox ready" in box.output()
+    # Before any `hal deploy apply`, clouddriver serves only Minnaker's kubernetes account.
+    assert kubernetes is not None
+    assert kubernetes["type"] == "kubernetes"
+    assert unknown is None
     # The fixture app has no chain role: the sandbox made it after the deploy.
     assert "no stack made SpinboardOrganizationAccess" in box.output()
     assert chain_role["RoleName"] == "SpinboardOrganizationAccess"
@@ -97,6 +106,8 @@ def test_a_failed_synth_is_reported_with_its_output(tmp_path: Path) -> None:
         ("SANDBOX_MEMBER_ACCOUNTS", "-1"),
         ("SANDBOX_TIME_SCALE", "0"),
         ("SANDBOX_TIME_SCALE", "fast"),
+        ("SANDBOX_LAYOUT", "c"),
+        ("SANDBOX_LAYOUT", "ab"),
     ],
 )
 def test_bad_settings_name_the_variable(variable: str, value: str) -> None:
@@ -109,4 +120,44 @@ def test_settings_defaults(tmp_path: Path) -> None:
 
     assert settings.sandbox_dir == (tmp_path / ".sandbox").resolve()
     assert (settings.port, settings.member_accounts, settings.time_scale) == (4566, 5, 0.02)
+    assert settings.layout == "a"
     assert settings.endpoint == "http://127.0.0.1:4566"
+
+
+@pytest.mark.parametrize(("value", "layout"), [("a", "a"), ("b", "b"), (" B ", "b"), ("", "a")])
+def test_the_layout_setting(value: str, layout: str) -> None:
+    assert SandboxSettings.from_env({"SANDBOX_LAYOUT": value}).layout == layout
+
+
+def test_layout_b_runs_spinnaker_in_the_management_account(tmp_path: Path) -> None:
+    sandbox_dir = tmp_path / "sandbox"
+    with running_sandbox(
+        app_dir=FIXTURE_APP, member_accounts=2, sandbox_dir=sandbox_dir, layout="b"
+    ) as box:
+        info = json.loads((sandbox_dir / "sandbox.json").read_text())
+        management = box.session(box.management_account_id)
+        organization_accounts = management.client("organizations").list_accounts()["Accounts"]
+        management_roles = {r["RoleName"] for r in management.client("iam").list_roles()["Roles"]}
+        reservations = management.client("ec2").describe_instances(
+            InstanceIds=[box.minnaker_instance_id]
+        )["Reservations"]
+        result = box.run_execution("SandboxFixture", {"mode": "ok"}, timeout=60)
+        credentials = box.credentials_file.read_text()
+
+    assert box.layout == info["layout"] == "b"
+    assert box.spinnaker_account_id == box.management_account_id == "123456789012"
+    # No Spinnaker account of its own: the management account and the two members.
+    assert sorted(a["Id"] for a in organization_accounts) == sorted(
+        [box.management_account_id, *box.member_account_ids]
+    )
+    assert [a["profile"] for a in info["accounts"]] == ["management", "member-1", "member-2"]
+    assert "SpinboardOrganizationAccess" not in management_roles
+    assert "no stack made SpinboardOrganizationAccess" not in box.output()
+    assert "layout        (b) Spinnaker in the management account" in box.output()
+    assert [len(r["Instances"]) for r in reservations] == [1]
+    assert result["status"] == "SUCCEEDED", result
+    identity = json.loads(result["output"])["whoami"]["identity"]
+    assert identity["account"] == box.management_account_id
+    profiles = configparser.ConfigParser()
+    profiles.read_string(credentials)
+    assert dict(profiles["spinnaker"]) == dict(profiles["management"])

@@ -4,6 +4,7 @@ policies exist."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import boto3
@@ -19,6 +20,7 @@ from spinboard_sandbox.organization import (
     account_session,
     create_member_account,
     create_org_access_role,
+    ensure_chain_role,
     write_credentials,
 )
 from spinboard_sandbox.server import SandboxServer
@@ -114,6 +116,66 @@ def test_credentials_file_profiles_act_as_their_account(
     assert identities["spinnaker"]["Arn"] == (
         f"arn:aws:iam::{org.spinnaker.account_id}:user/sandbox-admin"
     )
+
+
+def layout_b(org: Organization) -> Organization:
+    """`org` as layout (b) seeds it: Spinnaker is the management account (profile
+    `spinnaker`, the management account's keys), no account of its own."""
+    spinnaker = replace(org.management, profile="spinnaker")
+    keys = {
+        **{p: k for p, k in org.access_keys.items() if p != "spinnaker"},
+        "spinnaker": org.access_keys["management"],
+    }
+    return replace(org, spinnaker=spinnaker, access_keys=keys)
+
+
+def test_layout_is_where_spinnaker_runs(org: Organization) -> None:
+    in_management = layout_b(org)
+
+    assert org.layout == "a"
+    assert [a.profile for a in org.accounts] == [
+        "management",
+        "spinnaker",
+        "member-1",
+        "member-2",
+        "member-3",
+    ]
+    assert in_management.layout == "b"
+    # Each account once: the management account is the Spinnaker account.
+    assert [a.account_id for a in in_management.accounts] == [
+        MANAGEMENT_ACCOUNT_ID,
+        *org.member_account_ids,
+    ]
+
+
+def test_layout_b_profile_spinnaker_acts_as_the_management_account(
+    org: Organization,
+    server: SandboxServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    credentials, config = write_credentials(layout_b(org), tmp_path, server.endpoint, REGION)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    accounts = {
+        profile: boto3.Session(profile_name=profile).client("sts").get_caller_identity()["Account"]
+        for profile in ("management", "spinnaker", "member-1")
+    }
+
+    assert accounts == {
+        "management": MANAGEMENT_ACCOUNT_ID,
+        "spinnaker": MANAGEMENT_ACCOUNT_ID,
+        "member-1": org.members[0].account_id,
+    }
+
+
+def test_layout_b_gets_no_chain_role(server: SandboxServer, org: Organization) -> None:
+    with pytest.raises(ValueError, match=r"layout \(b\) has no chain role"):
+        ensure_chain_role(server.endpoint, layout_b(org), REGION)
+    # Layout (a): the role is there (seeded), so nothing is created.
+    assert ensure_chain_role(server.endpoint, org, REGION) is False
 
 
 def test_an_account_can_be_created_without_its_org_role_yet(server: SandboxServer) -> None:
