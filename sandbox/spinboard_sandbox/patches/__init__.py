@@ -21,6 +21,7 @@ import time
 import moto
 from moto.core.config import default_user_config
 
+from spinboard_sandbox.patches import stepfunctions_rules
 from spinboard_sandbox.patches.cloudformation import (
     cloudformation_errors_name_the_resource,
     cloudformation_resolves_public_ssm_parameters,
@@ -73,6 +74,7 @@ def apply_all(settings: SandboxSettings) -> None:
     service_integrations_act_in_state_machine_account()
     service_integration_parameters_normalised()
     retry_and_wait_time_scaled()
+    stepfunctions_rules.apply()
     assume_role_checks_trust()
     ssm_run_command_on_simulated_agents(settings)
     ssm_documents_from_cloudformation()
