@@ -53,6 +53,8 @@ class StackResult:
     outputs: dict[str, str]
     skipped: list[str] = field(default_factory=list)
     """`LogicalId (Type)` of template resources moto's CloudFormation did not create."""
+    roles: dict[str, str] = field(default_factory=dict)
+    """Logical id -> ARN of the stack's IAM roles (for the least-privilege report)."""
 
 
 @dataclass(frozen=True)
@@ -324,8 +326,23 @@ def _deploy_stack(endpoint: str, stack: _Stack, account_id: str, region: str) ->
         )
     outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in description.get("Outputs", [])}
     return StackResult(
-        stack.name, account_id, region, status, outputs, _skipped(cfn, stack.name, template_body)
+        stack.name,
+        account_id,
+        region,
+        status,
+        outputs,
+        _skipped(cfn, stack.name, template_body),
+        _roles(cfn, stack.name, account_id),
     )
+
+
+def _roles(cfn: CloudFormationClient, name: str, account_id: str) -> dict[str, str]:
+    resources = cfn.describe_stack_resources(StackName=name)["StackResources"]
+    return {
+        r["LogicalResourceId"]: f"arn:aws:iam::{account_id}:role/{r['PhysicalResourceId']}"
+        for r in resources
+        if r.get("ResourceType") == "AWS::IAM::Role" and r.get("PhysicalResourceId")
+    }
 
 
 def _stack_exists(cfn: CloudFormationClient, name: str) -> bool:

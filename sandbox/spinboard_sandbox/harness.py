@@ -50,6 +50,7 @@ from typing import Any
 import boto3
 import yaml
 
+from spinboard_sandbox import least_privilege
 from spinboard_sandbox.halyard_simulator import (
     FAILURE_POINTS,
     default_halconfig,
@@ -64,6 +65,9 @@ from spinboard_sandbox.settings import HOST, PROJECT_ROOT, Layout
 
 SANDBOX_SOURCE_DIR = Path(__file__).resolve().parents[1]
 READY_LINE = "sandbox ready"
+AUTHORIZATION_RUNS = "SPINBOARD_AUTHORIZATION_RUNS"
+"""A directory: each sandbox started here keeps its IAM decisions there once stopped (the
+least-privilege report of docs/security.md is made from them)."""
 CLOUDDRIVER_PROXY = "/api/v1/namespaces/spinnaker/services/spin-clouddriver:7002/proxy"
 """clouddriver through the Kubernetes API server's service proxy (context clouddriverPath)."""
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -554,6 +558,9 @@ def running_sandbox(
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
+        runs = os.environ.get(AUTHORIZATION_RUNS)
+        if runs:  # the least-privilege report reads the run once the sandbox has stopped
+            stack.callback(least_privilege.collect, sandbox_dir, Path(runs))
         stack.callback(_stop, process)
         _wait_ready(process, output_file, startup_timeout)
         info = json.loads((sandbox_dir / "sandbox.json").read_text())
