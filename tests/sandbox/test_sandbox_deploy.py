@@ -57,8 +57,29 @@ def test_resources_moto_does_not_emulate_are_reported(deployed: DeployResult) ->
     skipped = stacks(deployed)["SandboxFixture"].skipped
 
     assert any(s.endswith("(AWS::CloudWatch::Alarm)") for s in skipped)
-    assert any(s.endswith("(AWS::SNS::TopicPolicy)") for s in skipped)
     assert not any("AWS::Lambda::Function" in s for s in skipped)
+    assert not any("Policy)" in s for s in skipped), skipped  # queue, topic, bus policies
+
+
+def test_queue_and_topic_policies_from_cloudformation(
+    deployed: DeployResult, spinnaker: boto3.Session
+) -> None:
+    sqs = spinnaker.client("sqs")
+    url = next(u for u in sqs.list_queues()["QueueUrls"] if "DeadLetters" in u)
+    queue_policy = json.loads(
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+    )
+    sns = spinnaker.client("sns")
+    arn = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if "Alarms" in t["TopicArn"])
+    topic_policy = json.loads(sns.get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"])
+
+    # enforce_ssl=True: deny any request without TLS
+    assert queue_policy["Statement"][0]["Effect"] == "Deny"
+    assert queue_policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert any(
+        s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+        for s in topic_policy["Statement"]
+    )
 
 
 def test_public_ssm_parameter_resolves_the_powertools_layer(

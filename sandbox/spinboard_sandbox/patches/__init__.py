@@ -38,6 +38,7 @@ from spinboard_sandbox.patches.lambda_service import (
     lambda_invoke_runs_real_handler,
     lambda_keeps_layers_and_architecture,
 )
+from spinboard_sandbox.patches.resource_policies import resource_policies_from_cloudformation
 from spinboard_sandbox.patches.ssm import (
     ssm_documents_from_cloudformation,
     ssm_parameters_from_cloudformation,
@@ -87,6 +88,7 @@ def apply_all(settings: SandboxSettings) -> None:
     lambda_event_invoke_configs()
     eventbridge_delivers_to_targets()
     event_bus_policies_from_cloudformation()
+    resource_policies_from_cloudformation()
 
 
 def shutdown() -> None:
