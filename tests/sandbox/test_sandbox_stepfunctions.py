@@ -31,7 +31,7 @@ def test_state_machine_from_cloudformation_runs_lambda_tasks(
     assert ":function:SandboxFixture-WhoAmI" in machine["definition"]
     assert machine["loggingConfiguration"]["level"] == "ALL"
     assert machine["tracingConfiguration"] == {"enabled": True}
-    assert result["status"] == "SUCCEEDED", result
+    assert result["status"] == "SUCCEEDED", (result.get("error"), result.get("cause"))
     identity = json.loads(result["output"])["whoami"]["identity"]  # ResultSelector
     assert identity["account"] == org.spinnaker.account_id
     assert identity["event"] == {  # Payload with $ and $$.Execution.Id

@@ -32,6 +32,7 @@ from spinboard_sandbox.patches.eventbridge import (
     event_bus_policies_from_cloudformation,
     eventbridge_delivers_to_targets,
 )
+from spinboard_sandbox.patches.iam_policies import forget_service_sessions
 from spinboard_sandbox.patches.lambda_service import (
     lambda_async_invocations,
     lambda_event_invoke_configs,
@@ -67,6 +68,7 @@ def apply_all(settings: SandboxSettings) -> None:
     shared.settings = settings
     with shared.clients_lock:
         shared.clients.clear()  # they point at the previous endpoint
+    forget_service_sessions()
     configure_moto(settings)
     lambda_invoke_runs_real_handler(settings)
     lambda_keeps_layers_and_architecture()

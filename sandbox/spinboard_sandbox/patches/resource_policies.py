@@ -69,9 +69,7 @@ class _PolicyResource:
     ) -> Any:
         cls._remove(original_resource.targets, account_id, region_name)
         create: Any = getattr(cls, "create_from_cloudformation_json")  # noqa: B009
-        return create(
-            new_resource_name, cloudformation_json, account_id, region_name
-        )
+        return create(new_resource_name, cloudformation_json, account_id, region_name)
 
     @classmethod
     def delete_from_cloudformation_json(

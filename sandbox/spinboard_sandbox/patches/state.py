@@ -32,7 +32,7 @@ class SharedState:
     async_invocations: Scheduler | None = None
     """Lambda's asynchronous invocations (and their retries)."""
     applied: set[str] = field(default_factory=set)
-    clients: dict[tuple[str, str, str], BaseClient] = field(default_factory=dict)
+    clients: dict[tuple[str, ...], BaseClient] = field(default_factory=dict)
     clients_lock: threading.Lock = field(default_factory=threading.Lock)
     operations: dict[tuple[str, str], OperationModel | None] = field(default_factory=dict)
 

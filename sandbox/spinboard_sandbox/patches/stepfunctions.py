@@ -39,19 +39,22 @@ from botocore.config import Config
 from botocore.model import OperationModel
 from moto.s3.models import s3_backends
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task
 from moto.stepfunctions.responses import get_backend as sfn_backend
 from moto.stepfunctions.utils import cfn_to_api_tags
+from moto.utilities.arns import parse_arn
 
-from spinboard_sandbox.organization import SandboxSession
-from spinboard_sandbox.patches.iam_policies import account_of_role
+from spinboard_sandbox.organization import EndpointSession
+from spinboard_sandbox.patches.iam_policies import service_role_credentials
 from spinboard_sandbox.patches.state import first_time, sandbox_settings, shared, time_scale
 
-DEFAULT_ACCOUNT_ID = "123456789012"
+STATES_PRINCIPAL = "states.amazonaws.com"
 
 StateMachine: Any = sfn_models.StateMachine
 StepFunctionsParserBackend: Any = sfn_parser_models.StepFunctionsParserBackend
 WaitFunction: Any = wait_fn.WaitFunction
 StateTaskService: Any = task_service.StateTaskService
+StateTask: Any = state_task.StateTask
 
 
 def _camel(value: Any) -> Any:
@@ -185,44 +188,84 @@ def unnamed_executions_get_unique_names() -> None:
     StepFunctionsParserBackend.start_execution = start_execution
 
 
-def engine_client(service: str, region: str, account_id: str) -> BaseClient:
-    """A cached client of the sandbox acting in `account_id` (the ASL engine's calls)."""
-    key = (service, region, account_id)
+def engine_client(
+    service: str, region: str, role_arn: str | None, state_machine_arn: str | None = None
+) -> BaseClient:
+    """A cached client of the sandbox acting as a session of `role_arn` (the state
+    machine's execution role, or a task's Credentials.RoleArn), as Step Functions does: the
+    role must trust states.amazonaws.com, and every call the task makes is authorized
+    against the role's policies. Without a role (never the case for a deployed state
+    machine) the client has no valid credentials: every call is refused."""
+    key = (service, region, role_arn or "", state_machine_arn or "")
     with shared.clients_lock:
         client = shared.clients.get(key)
-        if client is None:
-            client = SandboxSession(sandbox_settings().endpoint, account_id, region).client(
-                service,
-                region_name=region,
-                config=Config(
-                    parameter_validation=False,
-                    retries={"max_attempts": 0, "total_max_attempts": 1},
-                    connect_timeout=60,
-                    read_timeout=99999999,
-                    max_pool_connections=64,
-                ),
-            )
-            shared.clients[key] = client
-    result: BaseClient = client
+    if client is not None:
+        return client
+    credentials = (
+        service_role_credentials(
+            role_arn,
+            STATES_PRINCIPAL,
+            region=region,
+            session_name="states",
+            source_arn=state_machine_arn,
+            source_account=parse_arn(state_machine_arn).account if state_machine_arn else None,
+        )
+        if role_arn
+        else {"access_key_id": "ASIANOCREDENTIALSXXX", "secret_access_key": "-"}
+    )
+    client = EndpointSession(
+        sandbox_settings().endpoint,
+        access_key_id=credentials["access_key_id"],
+        secret_access_key=credentials["secret_access_key"],
+        session_token=credentials.get("session_token"),
+        region=region,
+    ).client(
+        service,
+        region_name=region,
+        config=Config(
+            parameter_validation=False,
+            retries={"max_attempts": 0, "total_max_attempts": 1},
+            connect_timeout=60,
+            read_timeout=99999999,
+            max_pool_connections=64,
+        ),
+    )
+    with shared.clients_lock:
+        shared.clients.setdefault(key, client)
+        result: BaseClient = shared.clients[key]
     return result
 
 
 def service_integrations_act_in_state_machine_account() -> None:
     """(b) The ASL engine calls services (lambda:invoke, states:startExecution, aws-sdk:*)
     through `boto_client_for` with access key "ak", i.e. in moto's default account
-    123456789012, on http://localhost:$MOTO_PORT: a state machine of another account cannot
-    find its own Lambdas. Act in the account of the task's role (StateCredentials.role_arn:
-    the execution role, or the task's Credentials.RoleArn) with the x-moto-account-id
-    header, on 127.0.0.1, reusing clients (creating boto3 clients is slow and not
-    thread-safe)."""
+    123456789012 as its root, on http://localhost:$MOTO_PORT: a state machine of another
+    account cannot find its own Lambdas, and a task could do anything. Act as a session of
+    the task's role (StateCredentials.role_arn: the execution role, or the task's
+    Credentials.RoleArn), which must trust states.amazonaws.com, so IAM authorization
+    decides each call as it does in AWS; on 127.0.0.1, reusing clients (creating boto3
+    clients is slow and not thread-safe)."""
     if not first_time("sfn_clients"):
         return
     original = engine_boto_client.boto_client_for
+    original_credentials = StateTask._eval_state_credentials
+
+    def _eval_state_credentials(self: Any, env: Any) -> Any:
+        # Which state machine the task runs for: its ARN is the trust's aws:SourceArn.
+        credentials = original_credentials(self, env)
+        machine = env.states.context_object.context_object_data.get("StateMachine") or {}
+        credentials.state_machine_arn = machine.get("Id")
+        return credentials
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> BaseClient:
-        role_arn = getattr(state_credentials, "role_arn", None)
-        account_id = account_of_role(role_arn) or DEFAULT_ACCOUNT_ID
-        return engine_client(service, region, account_id)
+        return engine_client(
+            service,
+            region,
+            getattr(state_credentials, "role_arn", None),
+            getattr(state_credentials, "state_machine_arn", None),
+        )
+
+    StateTask._eval_state_credentials = _eval_state_credentials
 
     # The engine's modules import the function by name: replace every reference.
     for name, module in list(sys.modules.items()):
