@@ -46,6 +46,8 @@ unit: $(STAMP)
 	$(BIN)/pytest tests/unit -n 2 --cov=functions --cov-branch --cov-report=term --cov-fail-under=90
 	$(BIN)/pytest tests/cli -m "not e2e"
 
+# cfn-lint on cdk.out, then tests/infra: the templates (aws_cdk.assertions), cdk-nag, and
+# parliament on every IAM policy document (tests/infra/test_iam_policies.py, iam_lint.py).
 infra: synth
 	$(BIN)/cfn-lint
 	$(BIN)/pytest tests/infra

@@ -40,9 +40,7 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) 
         # Layout (a): the management account holds the chain role and forwards account events
         # from the region of Organizations (us-east-1 in the aws partition) and the Control
         # Tower home region.
-        home = settings.organizations_region
-        regions = dict.fromkeys([home, settings.control_tower_home_region or home])
-        for index, region in enumerate(regions):
+        for index, region in enumerate(settings.event_forwarding_regions):
             management = ManagementStack(
                 app,
                 f"{settings.stack_name}-Management" + ("" if index == 0 else f"-{region}"),

@@ -8,7 +8,8 @@ home region differs, once more there (Control Tower delivers in its home region)
   trusts only those Lambda roles, may assume only the org access role in member accounts of this
   organization (`aws:ResourceOrgID`), and reads Organizations;
 - rules that forward account lifecycle events to the Spinnaker account's default event bus, with a
-  dead-letter queue.
+  dead-letter queue, through a named role (`Settings.event_forwarding_role_arn`) that EventBridge
+  may assume only for these rules, and that the Spinnaker account's bus policy names.
 """
 
 from __future__ import annotations
@@ -24,15 +25,11 @@ from constructs import Construct
 from spinboard_cdk.account_events import ACCOUNT_EVENT_PATTERNS
 from spinboard_cdk.dead_letters import dead_letter_queue
 from spinboard_cdk.nag import acknowledge
+from spinboard_cdk.permissions import chaining_functions
 from spinboard_cdk.settings import Settings
 
 # The onboarding stack's functions that chain through the management-account role.
-CHAINING_FUNCTIONS = (
-    "ValidateRequest",
-    "ProvisionTargetAccount",
-    "RemoveTargetRoles",
-    "AccountEvent",
-)
+CHAINING_FUNCTIONS = chaining_functions()
 
 
 class ManagementStack(Stack):
@@ -116,15 +113,31 @@ class ManagementStack(Stack):
             resource_name="default",
         )
         spinnaker_bus = events.EventBus.from_event_bus_arn(self, "SpinnakerAccountBus", bus_arn)
+        rule_names = {name: f"{s.stack_name}-Forward{name}" for name in ACCOUNT_EVENT_PATTERNS}
+        # Named, so the Spinnaker account's bus can accept exactly this role (aws:PrincipalArn),
+        # and trusted by EventBridge only for this account's forwarding rules (confused deputy:
+        # IAM user guide, "The confused deputy problem"; EventBridge sets both keys).
+        role_arn = s.event_forwarding_role_arn(self.region)
         forwarder = iam.Role(
             self,
             "ForwardingRole",
-            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            role_name=role_arn.rsplit("/", 1)[1],
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com").with_conditions(
+                {
+                    "StringEquals": {"aws:SourceAccount": s.management_account_id},
+                    "ArnEquals": {
+                        "aws:SourceArn": [
+                            f"arn:{self.partition}:events:{self.region}:"
+                            f"{s.management_account_id}:rule/{rule}"
+                            for rule in rule_names.values()
+                        ]
+                    },
+                }
+            ),
             description="Spinboard: puts account lifecycle events on the Spinnaker account's bus",
         )
-        forwarder.add_to_policy(
-            iam.PolicyStatement(actions=["events:PutEvents"], resources=[bus_arn])
-        )
+        # Its one permission, events:PutEvents on the Spinnaker account's bus, is granted by
+        # the rule targets (targets.EventBus with this role).
         dead_letters = dead_letter_queue(
             self, "ForwardingDeadLetters", holds="events the forwarding rules could not deliver"
         )
@@ -132,6 +145,7 @@ class ManagementStack(Stack):
             events.Rule(
                 self,
                 f"Forward{name}",
+                rule_name=rule_names[name],
                 description=f"Spinboard: forward {name} events to the Spinnaker account",
                 event_pattern=pattern,
                 targets=[

@@ -9,10 +9,12 @@ access role directly, restricted to accounts of this organization with `aws:Reso
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsii
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -22,17 +24,19 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as lambda_destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from spinboard import halyard_document
+from spinboard_cdk import execution_history
 from spinboard_cdk.account_events import ACCOUNT_EVENT_PATTERNS
 from spinboard_cdk.dead_letters import dead_letter_queue
 from spinboard_cdk.nag import acknowledge
+from spinboard_cdk.permissions import Layout, Target, grants_of
 from spinboard_cdk.service_catalog import DeploymentTargetProduct
 from spinboard_cdk.settings import Settings
 
@@ -114,27 +118,14 @@ TASKS = {
     ),
 }
 
-ORG_ACCESS = ("ValidateRequest", "ProvisionTargetAccount", "RemoveTargetRoles", "AccountEvent")
-REGISTRY_WRITERS = (
-    "RecordProvisioning",
-    "RecordRolesReady",
-    "RecordFailure",
-    "RecordOffboarding",
-    "SyncLeaseAcquire",
-    "SyncLeaseRelease",
-    "HalyardSend",
-    "SyncResult",
-)
-REGISTRY_READERS = (
-    "RegistrationStatus",
-    "SyncPlan",
-    "RemoveTargetRoles",
-    "HalyardCheck",
-    "AccountEvent",
-    "ServiceCatalogOnEvent",
-    "ServiceCatalogIsComplete",
-)
-SYNC_REQUESTERS = ("RecordRolesReady", "RegistrationStatus", "RecordOffboarding")
+#: A Lambda task's TimeoutSeconds in the state machines: the function's timeout plus this,
+#: for a cold start's init phase (up to 10 s) and Lambda's own overhead (tests/infra checks).
+TASK_TIMEOUT_MARGIN_SECONDS = 30
+#: TimeoutSeconds of the states' SNS publish: one short SDK call.
+PUBLISH_TIMEOUT_SECONDS = 30
+#: SyncSpinnaker's polling loop: the count on its way back, and the wait before each poll.
+SYNC_POLL_COUNT_STATE = "CountPoll"
+SYNC_POLL_WAIT_STATE = "WaitForHalyard"
 
 
 class OnboardingStack(Stack):
@@ -195,12 +186,15 @@ class OnboardingStack(Stack):
         self.sync_state_machine_name = f"{s.stack_name}-SyncSpinnaker"
 
         self.powertools_layer = self._powertools_layer()
+        self.event_dead_letters = dead_letter_queue(
+            self,
+            "AccountEventDeadLetters",
+            holds="account events the rules could not deliver and failed asynchronous"
+            " invocations of the AccountEvent function",
+        )
+        self.log_groups: dict[str, logs.LogGroup] = {}
         self.functions = {name: self._function(name, task) for name, task in TASKS.items()}
-        self._grant_organization_access()
-        self._grant_registry_and_sync()
-        self._grant_managing_policy()
-        self._grant_halyard()
-        self._grant_event_routing()
+        self._grant_function_permissions()
 
         self.sync_spinnaker = self._state_machine(
             "SyncSpinnaker",
@@ -215,6 +209,7 @@ class OnboardingStack(Stack):
                 "SyncResult",
             ),
             timeout=Duration.hours(6),
+            substitutions={"SyncHistoryLimit": str(self._sync_history_limit())},
         )
         self.onboard_account = self._state_machine(
             "OnboardAccount",
@@ -343,8 +338,10 @@ class OnboardingStack(Stack):
             retention=_retention(self.settings.log_retention_days),
             removal_policy=RemovalPolicy.RETAIN,
         )
-        # An explicit role without AWSLambdaBasicExecutionRole: it may write to its own log group
-        # only. The name is stable so the management-account role can trust exactly this role.
+        self.log_groups[name] = log_group
+        # An explicit role without AWSLambdaBasicExecutionRole: it holds exactly the grants of
+        # `permissions.FUNCTION_GRANTS`. The name is stable so the management-account role can
+        # trust exactly this role.
         role = iam.Role(
             self,
             f"{name}Role",
@@ -352,8 +349,7 @@ class OnboardingStack(Stack):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Execution role of {function_name}",
         )
-        log_group.grant_write(role)
-        return lambda_.Function(
+        function = lambda_.Function(
             self,
             f"{name}Function",
             function_name=function_name,
@@ -366,179 +362,91 @@ class OnboardingStack(Stack):
             timeout=Duration.seconds(task.timeout_seconds),
             layers=[self.powertools_layer],
             environment=self._runtime_environment(),
-            tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             role=role,
         )
+        # Active tracing, set on the resource: `tracing=ACTIVE` would also add its own X-Ray
+        # statement to the role, and the role's statements come from the permissions table.
+        resource = function.node.default_child
+        assert isinstance(resource, lambda_.CfnFunction)
+        resource.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
+        return function
 
-    def _grant_organization_access(self) -> None:
-        s = self.settings
-        functions = [self.functions[name] for name in ORG_ACCESS]
-        if not s.spinnaker_in_management_account:
-            # Layout (a): the functions chain through one role in the management account; that
-            # role (management-account stack) holds the Organizations read and the org role access.
-            for function in functions:
+    def _grant_function_permissions(self) -> None:
+        """Each function's role: exactly its grants in `permissions.FUNCTION_GRANTS`."""
+        layout = (
+            Layout.MANAGEMENT_ACCOUNT
+            if self.settings.spinnaker_in_management_account
+            else Layout.OWN_ACCOUNT
+        )
+        for name, function in self.functions.items():
+            for grant in grants_of(name, layout):
+                resources, conditions = self._grant_target(grant.target, name)
                 function.add_to_role_policy(
                     iam.PolicyStatement(
-                        sid="ChainThroughManagementAccount",
-                        actions=["sts:AssumeRole"],
-                        resources=[s.management_role_arn],
+                        sid=grant.sid,
+                        actions=sorted(grant.actions),
+                        resources=resources,
+                        conditions=conditions,
                     )
                 )
-            return
-        # Layout (b): Spinnaker runs in the management account.
-        self.functions["ValidateRequest"].add_to_role_policy(
-            iam.PolicyStatement(
-                sid="ReadMemberAccounts",
-                actions=["organizations:DescribeAccount"],
-                resources=[
-                    f"arn:{self.partition}:organizations::{s.management_account_id}:account/"
-                    f"{s.organization_id}/*"
-                ],
-            )
-        )
-        for name in ("ProvisionTargetAccount", "RemoveTargetRoles"):
-            self.functions[name].add_to_role_policy(
-                iam.PolicyStatement(
-                    sid="AssumeOrgAccessRoleInMemberAccounts",
-                    actions=["sts:AssumeRole"],
-                    resources=[f"arn:{self.partition}:iam::*:role/{s.org_access_role_name}"],
-                    conditions={"StringEquals": {"aws:ResourceOrgID": s.organization_id}},
-                )
-            )
 
-    def _grant_registry_and_sync(self) -> None:
-        table = self.registry.table_arn
-        for name in REGISTRY_WRITERS:
-            self.functions[name].add_to_role_policy(
-                iam.PolicyStatement(
-                    sid="ReadWriteRegistry",
-                    actions=[
-                        "dynamodb:GetItem",
-                        "dynamodb:Scan",
-                        "dynamodb:PutItem",
-                        "dynamodb:UpdateItem",
-                        "dynamodb:DeleteItem",
-                        "dynamodb:ConditionCheckItem",
-                    ],
-                    resources=[table],
-                )
-            )
-        for name in REGISTRY_READERS:
-            self.functions[name].add_to_role_policy(
-                iam.PolicyStatement(
-                    sid="ReadRegistry",
-                    actions=["dynamodb:GetItem", "dynamodb:Scan"],
-                    resources=[table],
-                )
-            )
-        for name in SYNC_REQUESTERS:
-            self.functions[name].add_to_role_policy(
-                iam.PolicyStatement(
-                    sid="RequestSpinnakerSync",
-                    actions=["states:StartExecution"],
-                    resources=[self._state_machine_arn(self.sync_state_machine_name)],
-                )
-            )
-
-    def _grant_managing_policy(self) -> None:
+    def _grant_target(
+        self, target: Target, function: str
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        """The resources (and conditions) a grant on `target` applies to."""
         s = self.settings
-        policies = f"arn:{self.partition}:iam::{self.account}:policy/{s.managing_policy_name}*"
-        function = self.functions["ManagingPolicy"]
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="ConvergeManagingPolicies",
-                actions=[
-                    "iam:GetPolicy",
-                    "iam:GetPolicyVersion",
-                    "iam:ListPolicyVersions",
-                    "iam:ListEntitiesForPolicy",
-                    "iam:CreatePolicy",
-                    "iam:CreatePolicyVersion",
-                    "iam:DeletePolicyVersion",
-                    "iam:DeletePolicy",
-                ],
-                resources=[policies],
-            )
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="AttachManagingPoliciesToTheManagingRole",
-                actions=["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
-                resources=[self.managing_role.role_arn],
-                conditions={"ArnLike": {"iam:PolicyARN": policies}},
-            )
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="ReadTheManagingRole",
-                actions=["iam:GetRole", "iam:ListAttachedRolePolicies"],
-                resources=[self.managing_role.role_arn],
-            )
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="FindManagingPolicyShards",
-                actions=["iam:ListPolicies"],
-                resources=["*"],
-            )
-        )
+        machine = self._state_machine_arn
+        shards = self._managing_policy_shards()
+        execution = f"arn:{self.partition}:states:{self.region}:{self.account}:execution:"
+        resources: dict[Target, list[str]] = {
+            Target.REGISTRY: [self.registry.table_arn],
+            Target.SYNC_STATE_MACHINE: [machine(self.sync_state_machine_name)],
+            Target.ONBOARD_AND_OFFBOARD: [
+                machine(f"{s.stack_name}-OnboardAccount"),
+                machine(f"{s.stack_name}-OffboardAccount"),
+            ],
+            Target.ONBOARD_AND_OFFBOARD_EXECUTIONS: [
+                f"{execution}{s.stack_name}-OnboardAccount:*",
+                f"{execution}{s.stack_name}-OffboardAccount:*",
+            ],
+            Target.MANAGEMENT_ROLE: [s.management_role_arn],
+            Target.ORG_ACCESS_ROLES: [f"arn:{self.partition}:iam::*:role/{s.org_access_role_name}"],
+            Target.ORGANIZATION_ACCOUNTS: [self._organization_accounts()],
+            Target.MANAGING_POLICY_SHARDS: shards,
+            Target.MANAGING_ROLE_AND_SHARDS: [self.managing_role.role_arn],
+            Target.MANAGING_ROLE: [self.managing_role.role_arn],
+            Target.HALYARD_DOCUMENT_AND_INSTANCE: [
+                f"arn:{self.partition}:ssm:{self.region}:{self.account}:document/"
+                f"{self.halyard_document_name}",
+                f"arn:{self.partition}:ec2:{self.region}:{self.account}:instance/"
+                f"{s.minnaker_instance_id}",
+            ],
+            Target.EVENT_DEAD_LETTERS: [self.event_dead_letters.queue_arn],
+            Target.OWN_LOG_GROUP: [self.log_groups[function].log_group_arn],
+            Target.ANY: ["*"],
+        }
+        conditions: dict[Target, dict[str, Any]] = {
+            Target.ORG_ACCESS_ROLES: {"StringEquals": {"aws:ResourceOrgID": s.organization_id}},
+            Target.MANAGING_ROLE_AND_SHARDS: {"ArnLike": {"iam:PolicyARN": shards}},
+        }
+        return resources[target], conditions.get(target)
 
-    def _grant_halyard(self) -> None:
-        s = self.settings
-        instance = f"arn:{self.partition}:ec2:{self.region}:{self.account}:instance/"
-        self.functions["HalyardSend"].add_to_role_policy(
-            iam.PolicyStatement(
-                sid="RunHalyardOnMinnaker",
-                actions=["ssm:SendCommand"],
-                resources=[
-                    f"arn:{self.partition}:ssm:{self.region}:{self.account}:document/"
-                    f"{self.halyard_document_name}",
-                    instance + s.minnaker_instance_id,
-                ],
-            )
-        )
-        self.functions["HalyardCheck"].add_to_role_policy(
-            iam.PolicyStatement(
-                sid="FollowHalyardCommand",
-                actions=["ssm:GetCommandInvocation", "ssm:CancelCommand"],
-                resources=["*"],
-            )
-        )
+    def _managing_policy_shards(self) -> list[str]:
+        """SpinnakerManagingPolicy and its shards NAME-2 ... NAME-20 (`managing_policy`)."""
+        name = self.settings.managing_policy_name
+        policy = f"arn:{self.partition}:iam::{self.account}:policy/"
+        return [f"{policy}{name}", f"{policy}{name}-*"]
 
-    def _grant_event_routing(self) -> None:
+    def _organization_accounts(self) -> str:
         s = self.settings
-        self.functions["AccountEvent"].add_to_role_policy(
-            iam.PolicyStatement(
-                sid="StartOnboardingAndOffboarding",
-                actions=["states:StartExecution"],
-                resources=[
-                    self._state_machine_arn(f"{s.stack_name}-OnboardAccount"),
-                    self._state_machine_arn(f"{s.stack_name}-OffboardAccount"),
-                ],
-            )
+        return (
+            f"arn:{self.partition}:organizations::{s.management_account_id}:account/"
+            f"{s.organization_id}/*"
         )
 
     def _grant_service_catalog(self) -> None:
         s = self.settings
-        machines = [f"{s.stack_name}-OnboardAccount", f"{s.stack_name}-OffboardAccount"]
-        self.functions["ServiceCatalogOnEvent"].add_to_role_policy(
-            iam.PolicyStatement(
-                sid="StartOnboardingAndOffboarding",
-                actions=["states:StartExecution"],
-                resources=[self._state_machine_arn(name) for name in machines],
-            )
-        )
-        self.functions["ServiceCatalogIsComplete"].add_to_role_policy(
-            iam.PolicyStatement(
-                sid="FollowOnboardingAndOffboarding",
-                actions=["states:DescribeExecution"],
-                resources=[
-                    f"arn:{self.partition}:states:{self.region}:{self.account}:execution:{name}:*"
-                    for name in machines
-                ],
-            )
-        )
         self.deployment_target_product = DeploymentTargetProduct(
             self,
             "ServiceCatalog",
@@ -572,17 +480,11 @@ class OnboardingStack(Stack):
     def _route_account_events(self) -> None:
         """Account lifecycle events (forwarded from the management account) -> AccountEvent."""
         s = self.settings
-        self.event_dead_letters = dead_letter_queue(
-            self,
-            "AccountEventDeadLetters",
-            holds="account events the rules could not deliver and failed asynchronous"
-            " invocations of the AccountEvent function",
-        )
         router = self.functions["AccountEvent"]
         router.configure_async_invoke(
             retry_attempts=2,
             max_event_age=Duration.hours(6),
-            on_failure=lambda_destinations.SqsDestination(self.event_dead_letters),
+            on_failure=_QueueDestination(self.event_dead_letters),
         )
         bus = events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
         for name, pattern in ACCOUNT_EVENT_PATTERNS.items():
@@ -602,7 +504,9 @@ class OnboardingStack(Stack):
                 ],
             )
         if not s.spinnaker_in_management_account:
-            # Layout (a): the management account forwards its events here, and only it may.
+            # Layout (a): the management account forwards its events here, and only its
+            # forwarding roles may (the account root as principal: the roles need not exist
+            # yet, so the two stacks deploy in either order).
             events.CfnEventBusPolicy(
                 self,
                 "AcceptManagementAccountEvents",
@@ -616,15 +520,21 @@ class OnboardingStack(Stack):
                     "Action": "events:PutEvents",
                     "Resource": f"arn:{self.partition}:events:{self.region}:{self.account}:"
                     "event-bus/default",
+                    "Condition": {
+                        "ArnEquals": {
+                            "aws:PrincipalArn": [
+                                s.event_forwarding_role_arn(region)
+                                for region in s.event_forwarding_regions
+                            ]
+                        }
+                    },
                 },
             )
         CfnOutput(self, "AccountEventDeadLetterQueueUrl", value=self.event_dead_letters.queue_url)
 
     def _observe(self) -> None:
         """Alarms that reach people through the failure topic, and one dashboard."""
-        self.key.grant(
-            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
-        )
+        self._let_alarms_publish()
         alarm_action = cloudwatch_actions.SnsAction(self.failure_topic)
         machines = {
             "OnboardAccount": self.onboard_account,
@@ -639,6 +549,7 @@ class OnboardingStack(Stack):
                 alarm = cloudwatch.Alarm(
                     self,
                     f"{name}{metric_name}Alarm",
+                    alarm_name=f"{self.alarm_prefix}{name}{metric_name}",
                     alarm_description=f"Spinboard: a {name} execution {metric_name.lower()};"
                     " its error and cause are in the execution and in the failure topic",
                     metric=metric,
@@ -651,6 +562,7 @@ class OnboardingStack(Stack):
         dead_letters = cloudwatch.Alarm(
             self,
             "AccountEventDeadLettersAlarm",
+            alarm_name=f"{self.alarm_prefix}AccountEventDeadLetters",
             alarm_description="Spinboard: an account event could not be handled; it waits in"
             " the dead-letter queue",
             metric=self.event_dead_letters.metric_approximate_number_of_messages_visible(
@@ -722,8 +634,67 @@ class OnboardingStack(Stack):
             ),
         )
 
+    @property
+    def alarm_prefix(self) -> str:
+        """Every alarm of the stack is named `<stack>-<what>`, so policies can name them all."""
+        return f"{self.settings.stack_name}-"
+
+    def _let_alarms_publish(self) -> None:
+        """CloudWatch publishes the alarms to the encrypted topic: the key and the topic say so.
+
+        The topic's own policy (the TLS-only statement) replaces SNS's default one, so the
+        topic must allow CloudWatch itself. Both grants hold only for this account's alarms
+        of this stack (aws:SourceAccount, aws:SourceArn: confused deputy, IAM user guide).
+        """
+        alarms = (
+            f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:"
+            f"{self.alarm_prefix}*"
+        )
+        cloudwatch_principal = iam.ServicePrincipal("cloudwatch.amazonaws.com").with_conditions(
+            {
+                "StringEquals": {"aws:SourceAccount": self.account},
+                "ArnLike": {"aws:SourceArn": alarms},
+            }
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlarmsEncryptNotifications",
+                principals=[cloudwatch_principal],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+            )
+        )
+        self.failure_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlarmsPublish",
+                principals=[cloudwatch_principal],
+                actions=["sns:Publish"],
+                resources=[self.failure_topic.topic_arn],
+            )
+        )
+
+    def _sync_history_limit(self) -> int:
+        """The count of history events past which SyncSpinnaker stops before a new stretch of
+        work: room for one command polled until HALYARD_TIMEOUT_SECONDS and the failure path
+        (`execution_history`, SyncSpinnaker's guards)."""
+        asl = json.loads((STATEMACHINE_DIR / "sync_spinnaker.asl.json").read_text())
+        limit = execution_history.history_limit(
+            asl,
+            poll_state=SYNC_POLL_COUNT_STATE,
+            poll_wait_state=SYNC_POLL_WAIT_STATE,
+            command_timeout_seconds=self.settings.halyard_timeout_seconds,
+        )
+        assert limit > 0, f"a SyncSpinnaker command cannot fit its execution history: {limit}"
+        return limit
+
     def _state_machine(
-        self, name: str, *, asl_file: str, tasks: tuple[str, ...], timeout: Duration
+        self,
+        name: str,
+        *,
+        asl_file: str,
+        tasks: tuple[str, ...],
+        timeout: Duration,
+        substitutions: dict[str, str] | None = None,
     ) -> sfn.StateMachine:
         state_machine_name = f"{self.settings.stack_name}-{name}"
         log_group = logs.LogGroup(
@@ -735,9 +706,11 @@ class OnboardingStack(Stack):
         )
         # Task resources are `arn:${Partition}:states:::lambda:invoke` (sns:publish...): the
         # partition is the stack's, resolved by CloudFormation like the other placeholders.
-        substitutions = {
-            f"{task}FunctionArn": self.functions[task].function_arn for task in tasks
-        } | {"FailureTopicArn": self.failure_topic.topic_arn, "Partition": self.partition}
+        substitutions = (
+            {f"{task}FunctionArn": self.functions[task].function_arn for task in tasks}
+            | {"FailureTopicArn": self.failure_topic.topic_arn, "Partition": self.partition}
+            | (substitutions or {})
+        )
         machine = sfn.StateMachine(
             self,
             f"{name}StateMachine",
@@ -803,13 +776,13 @@ class OnboardingStack(Stack):
                 " one its Powertools layer is resolved for; raised together with the layer.",
             )
         policies = (
-            f"arn:<AWS::Partition>:iam::{s.spinnaker_account_id}:policy/{s.managing_policy_name}*"
+            f"arn:<AWS::Partition>:iam::{s.spinnaker_account_id}:policy/{s.managing_policy_name}-*"
         )
         acknowledge(
             self.functions["ManagingPolicy"].role,
             f"AwsSolutions-IAM5[Resource::{policies}]",
-            "The managing policy is sharded (NAME, NAME-2, ...) to respect IAM's 6,144-character"
-            " limit with 1,000 accounts: the wildcard covers exactly those shards.",
+            "The managing policy is sharded (NAME, NAME-2 ... NAME-20) to respect IAM's 6,144-"
+            "character limit with 1,000 accounts: NAME-* covers exactly those shards.",
         )
         if not s.import_managing_role:
             acknowledge(
@@ -828,13 +801,14 @@ class OnboardingStack(Stack):
                     "The org access role is assumed in whichever member account is onboarded;"
                     " the aws:ResourceOrgID condition limits it to accounts of this organization.",
                 )
-            acknowledge(
-                self.functions["ValidateRequest"].role,
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:organizations::"
-                f"{s.management_account_id}:account/{s.organization_id}/*]",
-                "DescribeAccount of any member account of this organization (and only of it):"
-                " the account to onboard is known only at run time.",
-            )
+            for name in ("ValidateRequest", "AccountEvent"):
+                acknowledge(
+                    self.functions[name].role,
+                    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:organizations::"
+                    f"{s.management_account_id}:account/{s.organization_id}/*]",
+                    "DescribeAccount of any member account of this organization (and only of"
+                    " it): the account to onboard is known only at run time.",
+                )
         for machine in (self.onboard_account, self.offboard_account, self.sync_spinnaker):
             acknowledge(
                 machine.role,
@@ -842,6 +816,28 @@ class OnboardingStack(Stack):
                 "Step Functions log delivery (logs:*LogDelivery, DescribeLogGroups...) and X-Ray"
                 " APIs support no resource-level permissions.",
             )
+
+
+@jsii.implements(lambda_.IDestination)
+class _QueueDestination:
+    """An asynchronous invocation's on-failure destination: an SQS queue.
+
+    Like `aws_lambda_destinations.SqsDestination`, without its grant (sqs:SendMessage,
+    GetQueueAttributes, GetQueueUrl): Lambda only sends the record, with the function's
+    role, so the role gets sqs:SendMessage from the permissions table.
+    """
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self.queue = queue
+
+    def bind(
+        self,
+        _scope: Construct,
+        _fn: lambda_.IFunction,
+        *,
+        type: lambda_.DestinationType | None = None,  # noqa: ARG002 - the interface keyword
+    ) -> lambda_.DestinationConfig:
+        return lambda_.DestinationConfig(destination=self.queue.queue_arn)
 
 
 RETENTION = {

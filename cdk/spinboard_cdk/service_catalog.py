@@ -89,6 +89,9 @@ class DeploymentTargetProduct(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        # The provider framework's own functions get their grants from CDK: lambda:InvokeFunction
+        # on our two handlers, lambda:GetFunction on them (the framework waits for a function
+        # that is not Active yet before invoking it) and states:StartExecution on its waiter.
         self.provider = cr.Provider(
             self,
             "Provider",
@@ -149,13 +152,19 @@ class DeploymentTargetProduct(Construct):
                 iam.Role.from_role_arn(self, f"Principal{index}", arn, mutable=False)
             )
 
-        # Provisioned stacks run with this role, not with the end user's permissions.
+        # Provisioned stacks run with this role, not with the end user's permissions. Only
+        # Service Catalog acting for this account may assume it (confused deputy: IAM user
+        # guide, "The confused deputy problem").
         self.launch_role = iam.Role(
             self,
             "LaunchRole",
-            assumed_by=iam.ServicePrincipal("servicecatalog.amazonaws.com"),
+            assumed_by=iam.ServicePrincipal("servicecatalog.amazonaws.com").with_conditions(
+                {"StringEquals": {"aws:SourceAccount": stack.account}}
+            ),
             description="Service Catalog launch role of the Spinnaker deployment target product",
         )
+        # Service Catalog runs the product's stack with these (the change-set actions for
+        # updates and plans of a provisioned product), on its SC-* stacks only.
         self.launch_role.add_to_policy(
             iam.PolicyStatement(
                 sid="ProvisionedStacks",
@@ -165,9 +174,7 @@ class DeploymentTargetProduct(Construct):
                     "cloudformation:DeleteStack",
                     "cloudformation:DescribeStacks",
                     "cloudformation:DescribeStackEvents",
-                    "cloudformation:GetTemplateSummary",
                     "cloudformation:SetStackPolicy",
-                    "cloudformation:ValidateTemplate",
                     "cloudformation:CreateChangeSet",
                     "cloudformation:DescribeChangeSet",
                     "cloudformation:ExecuteChangeSet",
@@ -178,9 +185,19 @@ class DeploymentTargetProduct(Construct):
                 ],
             )
         )
+        # Both read a template before any stack exists: ValidateTemplate has no resource type
+        # and GetTemplateSummary of a template URL none either (Service Authorization
+        # Reference), so a stack ARN would never match them.
         self.launch_role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadProductTemplates",
+                actions=["cloudformation:ValidateTemplate", "cloudformation:GetTemplateSummary"],
+                resources=["*"],
+            )
+        )
+        self.launch_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadServiceCatalogTemplateCopies",
                 actions=["s3:GetObject"],
                 resources=["*"],
                 conditions={
@@ -197,10 +214,13 @@ class DeploymentTargetProduct(Construct):
                 ],
             )
         )
+        # CloudFormation resolves the template's {{resolve:ssm:...}} with ssm:GetParameters
+        # (CloudFormation user guide, "Get values stored in other services using dynamic
+        # references"); nothing calls ssm:GetParameter.
         self.launch_role.add_to_policy(
             iam.PolicyStatement(
                 sid="ResolveTheServiceToken",
-                actions=["ssm:GetParameters", "ssm:GetParameter"],
+                actions=["ssm:GetParameters"],
                 resources=[self.service_token.parameter_arn],
             )
         )
@@ -220,7 +240,9 @@ class DeploymentTargetProduct(Construct):
             self.launch_role,
             "AwsSolutions-IAM5[Resource::*]",
             "Service Catalog's documented launch-role statement: s3:GetObject only on objects"
-            " tagged servicecatalog:provisioning=true (its product template copies).",
+            " tagged servicecatalog:provisioning=true (its product template copies); and"
+            " cloudformation:ValidateTemplate/GetTemplateSummary of a template, which have no"
+            " resource type.",
         )
         acknowledge(
             self.launch_role,

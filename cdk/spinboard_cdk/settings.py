@@ -35,6 +35,8 @@ REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]{1,128}$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+#: The longest SSM command a sync may wait for; SyncSpinnaker's history budget assumes it.
+MAX_HALYARD_TIMEOUT_SECONDS = 3600
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,100}$")
 ARN_PARTITION = re.compile(r"^arn:([a-z-]+):")
 # Region code prefix -> partition, as the region regexes of botocore's partitions.json have them;
@@ -137,6 +139,23 @@ class Settings:
             f"{self.management_role_name}"
         )
 
+    @property
+    def event_forwarding_regions(self) -> tuple[str, ...]:
+        """Layout (a): where the management account forwards account events from, primary first.
+
+        The region of Organizations, and the Control Tower home region when it differs.
+        """
+        home = self.organizations_region
+        return tuple(dict.fromkeys([home, self.control_tower_home_region or home]))
+
+    def event_forwarding_role_arn(self, region: str) -> str:
+        """The role the management account's forwarding rules in `region` put events with."""
+        suffix = "" if region == self.organizations_region else f"-{region}"
+        return (
+            f"arn:{self.partition}:iam::{self.management_account_id}:role/"
+            f"{self.stack_name}-EventForwarding{suffix}"
+        )
+
     @classmethod
     def from_context(cls, context: Callable[[str], Any]) -> Settings:
         """Build from a context lookup such as `node.try_get_context`."""
@@ -211,7 +230,10 @@ class Settings:
                 "serviceCatalogPrincipals", cls.service_catalog_principals
             ),
             halyard_timeout_seconds=reader.integer(
-                "halyardTimeoutSeconds", cls.halyard_timeout_seconds, low=60, high=3600
+                "halyardTimeoutSeconds",
+                cls.halyard_timeout_seconds,
+                low=60,
+                high=MAX_HALYARD_TIMEOUT_SECONDS,
             ),
             kubectl_command=reader.text(
                 "kubectlCommand",

@@ -24,8 +24,10 @@ shard with room, so onboarding one account rewrites one policy. When that sticky
 would use more shards than packing the sorted list afresh (after many removals), the
 sorted list is packed afresh. Nothing is written when every shard already grants what it
 should (documents compared by meaning) and is attached; a shard no longer needed is
-detached from everything, its versions deleted, then deleted itself (highest first, so an
-interrupted run never leaves a gap in the numbering).
+detached from the managing role, its versions deleted, then deleted itself (highest first,
+so an interrupted run never leaves a gap in the numbering). A shard that someone also
+attached to another user, group or role is kept and reported instead: Spinboard does not
+change principals it does not manage (``_retire_shard``).
 """
 
 import json
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_iam.type_defs import TagTypeDef
 
-ShardAction = Literal["created", "updated", "unchanged", "deleted"]
+ShardAction = Literal["created", "updated", "unchanged", "deleted", "kept"]
 
 MAX_POLICY_CHARS = 6144
 MAX_POLICY_VERSIONS = 5
@@ -338,17 +340,27 @@ def converge_managing_policies(
         )
     surplus = sorted((i for i in existing if i >= len(layout)), reverse=True)
     for index in surplus:
-        outcomes.append(_delete_shard(iam_client, shard_name(policy_name, index), existing[index]))
+        outcomes.append(
+            _retire_shard(
+                iam_client, shard_name(policy_name, index), existing[index], managing_role_name
+            )
+        )
 
     warnings = tuple(
         f"role {managing_role_name} also has managed policy {arn} attached, which Spinboard "
         "does not manage; it uses one of the role's managed-policy slots"
         for arn in others
+    ) + tuple(
+        f"{outcome.name}: {outcome.details[-1]}" for outcome in outcomes if outcome.action == "kept"
     )
     return ManagingPolicyResult(
         policies=tuple(outcomes),
         total_accounts=len(desired),
-        changed=any(outcome.action != "unchanged" for outcome in outcomes),
+        changed=any(
+            outcome.action in ("created", "updated", "deleted")
+            or any(detail.startswith("detached") for detail in outcome.details)
+            for outcome in outcomes
+        ),
         warnings=warnings,
     )
 
@@ -517,18 +529,37 @@ def _version_number(version_id: str) -> int:
     return int(digits) if digits.isdigit() else 0
 
 
-def _delete_shard(iam: "IAMClient", name: str, shard: _ExistingShard) -> ManagingPolicyShardResult:
+def _retire_shard(
+    iam: "IAMClient", name: str, shard: _ExistingShard, role_name: str
+) -> ManagingPolicyShardResult:
+    """A shard no longer needed: detached from the managing role, then deleted.
+
+    Unless something else uses it. A shard is Spinboard's, but the users, groups and other
+    roles someone attached it to are not: Spinboard never detaches a policy from a
+    principal it does not manage (as it never removes what was attached by hand to the
+    managed role), so it needs no permission over the account's other principals. Such a
+    shard is kept, reported as ``kept`` with a warning naming its other holders, and
+    deleted by the first sync after they let go of it.
+    """
     details: list[str] = []
+    elsewhere: list[str] = []
     for page in iam.get_paginator("list_entities_for_policy").paginate(PolicyArn=shard.arn):
         for role in page.get("PolicyRoles", []):
-            iam.detach_role_policy(RoleName=role["RoleName"], PolicyArn=shard.arn)
-            details.append(f"detached from role {role['RoleName']}")
-        for user in page.get("PolicyUsers", []):
-            iam.detach_user_policy(UserName=user["UserName"], PolicyArn=shard.arn)
-            details.append(f"detached from user {user['UserName']}")
-        for group in page.get("PolicyGroups", []):
-            iam.detach_group_policy(GroupName=group["GroupName"], PolicyArn=shard.arn)
-            details.append(f"detached from group {group['GroupName']}")
+            if role["RoleName"] == role_name:
+                iam.detach_role_policy(RoleName=role_name, PolicyArn=shard.arn)
+                details.append(f"detached from role {role_name}")
+            else:
+                elsewhere.append(f"role {role['RoleName']}")
+        elsewhere += [f"user {user['UserName']}" for user in page.get("PolicyUsers", [])]
+        elsewhere += [f"group {group['GroupName']}" for group in page.get("PolicyGroups", [])]
+    if elsewhere:
+        details.append(
+            f"no longer needed, but kept: also attached to {', '.join(elsewhere)}, which "
+            "Spinboard does not manage; detach it from them and the next sync deletes it"
+        )
+        return ManagingPolicyShardResult(
+            name=name, arn=shard.arn, action="kept", arn_count=0, size=0, details=tuple(details)
+        )
     for versions in iam.get_paginator("list_policy_versions").paginate(PolicyArn=shard.arn):
         for version in versions["Versions"]:
             if not version["IsDefaultVersion"]:

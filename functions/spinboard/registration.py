@@ -9,9 +9,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from spinboard import registry, sync_lease, target_account_removal
 from spinboard.errors import InvalidRequest
+from spinboard.failure import describe
 from spinboard.identifiers import execution_name, is_account_id
 from spinboard.registry import DONE_STATUSES, PENDING_STATUSES, Status
 from spinboard.request import NormalizedRequest
@@ -105,28 +107,50 @@ def registration_status(
 
 
 def record_failure(
-    raw_request: object, *, table: "Table", execution: str, now: Clock = utc_now
+    raw_request: object, *, table: "Table | None", execution: str, now: Clock = utc_now
 ) -> dict[str, Any]:
-    """FAILED with the error, if this execution still drives the account; never raises
-    over the request (it runs on the failure path, whatever the input was)."""
+    """Describe what failed and record it: FAILED, if this execution still drives the account.
+
+    ``raw_request``: ``{"request": <the execution's request or input>, "step": <the state
+    that failed>, "error": <what the Catch caught, {"Error", "Cause"}>}`` (the older form
+    ``{"accountId", "step", "error": <name>, "cause": <text>}`` is read too). It runs on the
+    failure path, so it never raises over its input, and a registry that cannot be written
+    is reported in the result instead of raised: the description always comes back
+    (``table`` is ``None`` when the function's settings name none).
+    """
     fields: Mapping[str, Any] = raw_request if isinstance(raw_request, Mapping) else {}
-    account_id = fields.get("accountId")
-    account = None
-    if isinstance(account_id, str):
+    caught = fields.get("error")
+    if not isinstance(caught, Mapping):
+        caught = {"Error": caught, "Cause": fields.get("cause")}
+    failure = describe(caught)
+    step = str(fields.get("step") or "unknown")[:200]
+    target = fields.get("request")
+    account_id = (target if isinstance(target, Mapping) else fields).get("accountId")
+    result: dict[str, Any] = {
+        "accountId": account_id if isinstance(account_id, str) else None,
+        "recorded": False,
+        "status": None,
+        "step": step,
+        **failure.to_dict(),
+    }
+    if not isinstance(account_id, str) or table is None:
+        return result
+    try:
         account = registry.mark_failed(
             table,
             account_id,
             execution,
-            step=str(fields.get("step") or "unknown"),
-            error=str(fields.get("error") or ""),
-            cause=str(fields.get("cause") or ""),
+            step=step,
+            error=failure.error,
+            cause=failure.reason,
             now=now(),
         )
-    return {
-        "accountId": account_id if isinstance(account_id, str) else None,
-        "recorded": account is not None,
-        "status": account.status.value if account else None,
-    }
+    except (ClientError, BotoCoreError) as error:
+        result["recordError"] = f"the registry could not be updated: {error}"
+        return result
+    result["recorded"] = account is not None
+    result["status"] = account.status.value if account else None
+    return result
 
 
 def record_offboarding(

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from spinboard import halyard_document, registry
 from spinboard.errors import InvalidRequest
+from spinboard.failure import describe
 from spinboard.halyard_command import SentCommand
 from spinboard.registry import Batch, PlannedDelete, PlannedUpsert
 from spinboard.sync_plan import SyncPlan
@@ -87,10 +88,15 @@ class CommandOutcome:
                 "the command must be the HalyardCommand check result, or the error a Catch "
                 'recorded ({"Error", "Cause"})'
             )
-        if "Error" in raw and "succeeded" not in raw:
-            text = registry.error_text(str(raw.get("Error", "")), str(raw.get("Cause", "")))
-            return cls(False, text, None, ())
+        if ("Error" in raw or "Cause" in raw) and "succeeded" not in raw:
+            # What a Catch caught before a command ran: the whole round fails with it.
+            failure = describe(raw)
+            return cls(False, registry.error_text(failure.error, failure.reason), None, ())
         output = str(raw.get("output") or "")
+        if not output and "caught" in raw:
+            # The DescribeTimeout shape: the HalyardTimeout error, as the Catch recorded it.
+            caught = describe(raw.get("caught"))
+            output = registry.error_text(caught.error, caught.reason)
         script = halyard_document.parse_output(output)
         failed = raw.get("failed")
         results = tuple(

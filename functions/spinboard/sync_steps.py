@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from spinboard import halyard_command, registry, sync_lease, sync_plan, sync_result
 from spinboard.errors import InvalidRequest, SyncLeaseLost
+from spinboard.failure import describe
 from spinboard.halyard_command import CommandStatus, HalyardSettings, SentCommand
 from spinboard.managing_policy import converge_managing_policies
 from spinboard.role_chain import CLIENT_CONFIG, partition_of
@@ -57,6 +59,38 @@ def release_lease(*, table: "Table", execution: str) -> dict[str, Any]:
     """Release first, then look for pending work (the order the lease argument needs)."""
     released = sync_lease.release(table, _owner(execution))
     return {"released": released, "pending": sync_plan.pending(registry.scan_accounts(table))}
+
+
+def is_failure_request(raw_request: object) -> bool:
+    """Whether the release runs on the failure path (``{"failure": ...}``)."""
+    return isinstance(raw_request, Mapping) and "failure" in raw_request
+
+
+def release_after_failure(
+    raw_request: object, *, table: "Table | None", execution: str
+) -> dict[str, Any]:
+    """The failure path's release: describe what was caught, then give the lease up.
+
+    ``raw_request``: ``{"failure": {"step": <the state that failed>, "error": <what the
+    Catch caught, {"Error", "Cause"}>}}``. Never raises: a lease that cannot be released
+    expires by itself, and the description is what the notification needs. No pending
+    scan: the sync stops here, and the waiting executions request the next one.
+    """
+    fields = raw_request.get("failure") if isinstance(raw_request, Mapping) else None
+    failure_fields: Mapping[str, Any] = fields if isinstance(fields, Mapping) else {}
+    failure = describe(failure_fields.get("error"))
+    result: dict[str, Any] = {
+        "released": False,
+        "step": str(failure_fields.get("step") or "unknown")[:200],
+        **failure.to_dict(),
+    }
+    if table is None or not execution:
+        return result
+    try:
+        result["released"] = sync_lease.release(table, execution)
+    except (ClientError, BotoCoreError) as error:
+        result["releaseError"] = f"the sync lease could not be released (it expires): {error}"
+    return result
 
 
 def plan_round(

@@ -226,19 +226,7 @@ def role_allows(sandbox: RunningSandbox, function: str, action: str, resource: s
         ("ValidateRequest", "organizations:DescribeAccount", "account"),
         ("ProvisionTargetAccount", "sts:AssumeRole", "org-access-role"),
         ("RemoveTargetRoles", "sts:AssumeRole", "org-access-role"),
-        pytest.param(
-            "AccountEvent",
-            "organizations:DescribeAccount",
-            "account",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="product defect, layout (b): AccountEvent calls"
-                " organizations:DescribeAccount with its own role (account_events._describe,"
-                " no chain role), but OnboardingStack._grant_organization_access grants it only"
-                " to ValidateRequest; in AWS every account event would end in"
-                " ManagementAccessDenied (the sandbox does not check the functions' calls)",
-            ),
-        ),
+        ("AccountEvent", "organizations:DescribeAccount", "account"),
     ],
 )
 def test_each_function_role_may_make_its_organization_calls(

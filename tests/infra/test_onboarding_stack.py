@@ -326,11 +326,14 @@ def test_managing_policy_changes_are_limited_to_its_shards_on_the_managing_role(
     layout_a: Synthesized,
 ) -> None:
     statements = statements_of_role(layout_a, "Spinboard-ManagingPolicy")
+    shards = [
+        in_stack_partition(f":iam::{SPINNAKER}:policy/SpinnakerManagingPolicy"),
+        in_stack_partition(f":iam::{SPINNAKER}:policy/SpinnakerManagingPolicy-*"),
+    ]
     (attach,) = [s for s in statements if "iam:AttachRolePolicy" in as_list(s["Action"])]
-    assert "ArnLike" in attach["Condition"]
-    assert "policy/SpinnakerManagingPolicy*" in json.dumps(attach["Condition"])
-    writes = [s for s in statements if "iam:CreatePolicyVersion" in as_list(s["Action"])]
-    assert "policy/SpinnakerManagingPolicy*" in json.dumps(writes[0]["Resource"])
+    assert attach["Condition"] == {"ArnLike": {"iam:PolicyARN": shards}}
+    (writes,) = [s for s in statements if "iam:CreatePolicyVersion" in as_list(s["Action"])]
+    assert writes["Resource"] == shards
 
 
 def test_layout_a_adds_a_management_stack_in_us_east_1(layout_a: Synthesized) -> None:

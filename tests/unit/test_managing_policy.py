@@ -373,6 +373,40 @@ def test_a_leftover_shard_with_old_versions_is_deleted(iam: Iam) -> None:
     assert list(iam.policies()) == [POLICY]
 
 
+def test_a_leftover_shard_someone_else_uses_is_detached_from_the_role_but_kept(
+    iam: Iam,
+) -> None:
+    iam.converge(account_ids(150))
+    leftover = iam.policies()[f"{POLICY}-2"]["arn"]
+    iam.client.create_user(UserName="alice")
+    iam.client.attach_user_policy(UserName="alice", PolicyArn=leftover)
+    iam.client.create_group(GroupName="ops")
+    iam.client.attach_group_policy(GroupName="ops", PolicyArn=leftover)
+
+    result = iam.converge(account_ids(3))
+    assert not {"DetachUserPolicy", "DetachGroupPolicy", "DeletePolicy"} & set(iam.writes)
+    again = iam.converge(account_ids(3))
+
+    assert leftover in {policy["arn"] for policy in iam.policies().values()}
+    assert leftover not in iam.attached()
+    # Principals Spinboard does not manage keep what someone attached to them.
+    assert iam.client.list_attached_user_policies(UserName="alice")["AttachedPolicies"]
+    assert iam.client.list_attached_group_policies(GroupName="ops")["AttachedPolicies"]
+    kept = result.policies[-1]
+    assert (kept.name, kept.action) == (f"{POLICY}-2", "kept")
+    assert kept.details[0] == f"detached from role {ROLE}"
+    assert "user alice" in kept.details[-1]
+    assert "group ops" in kept.details[-1]
+    assert any("user alice" in warning for warning in result.warnings)
+    assert (again.changed, again.policies[-1].action) == (False, "kept")
+
+    iam.client.detach_user_policy(UserName="alice", PolicyArn=leftover)
+    iam.client.detach_group_policy(GroupName="ops", PolicyArn=leftover)
+    finally_deleted = iam.converge(account_ids(3))
+    assert finally_deleted.policies[-1].action == "deleted"
+    assert list(iam.policies()) == [POLICY]
+
+
 def test_a_missing_managing_role_is_a_clear_error(iam: Iam) -> None:
     with pytest.raises(ManagingRoleNotFound, match="NoSuchRole"):
         iam.converge(["111111111111"], managing_role_name="NoSuchRole")

@@ -222,7 +222,14 @@ def test_a_taken_name_fails_the_second_account(spinnaker: Any, output: Output) -
         context,
     )
 
-    assert recorded == {"accountId": ACCOUNT_B, "recorded": False, "status": None}
+    assert recorded == {
+        "accountId": ACCOUNT_B,
+        "recorded": False,
+        "status": None,
+        "step": "RecordProvisioning",
+        "error": "E",
+        "reason": "c",
+    }
     logs, metrics = output.take()
     (warning,) = [log for log in logs if log.get("error_type") == "AccountNameTaken"]
     assert warning["account_id"] == ACCOUNT_B
@@ -233,23 +240,123 @@ def test_a_failure_is_recorded(spinnaker: Any, output: Output) -> None:
     context = FakeLambdaContext()
     record_provisioning.handler(event(normalized(ACCOUNT_A, "aws-a")), context)
 
+    caught = {
+        "Error": "TargetAccountNeverReady",
+        "Cause": json.dumps({"errorMessage": "still not ready", "errorType": "X"}),
+    }
     recorded = record_failure.handler(
-        event(
-            {
-                "accountId": ACCOUNT_A,
-                "step": "ProvisionTargetAccount",
-                "error": "TargetAccountNeverReady",
-                "cause": json.dumps({"errorMessage": "still not ready"}),
-            }
-        ),
+        event({"request": normalized(ACCOUNT_A, "aws-a"), "step": "Provision", "error": caught}),
         context,
     )
     status = registration_status.handler(event({"accountId": ACCOUNT_A}), context)
 
-    assert recorded == {"accountId": ACCOUNT_A, "recorded": True, "status": "FAILED"}
+    assert recorded == {
+        "accountId": ACCOUNT_A,
+        "recorded": True,
+        "status": "FAILED",
+        "step": "Provision",
+        "error": "TargetAccountNeverReady",
+        "reason": "still not ready",
+    }
     assert status["done"] is True
     assert status["lastError"] == "TargetAccountNeverReady: still not ready"
-    assert record_failure.handler(event("garbage"), context)["recorded"] is False
+    garbage = record_failure.handler(event("garbage"), context)
+    assert (garbage["recorded"], garbage["error"], garbage["step"]) == (
+        False,
+        "UnknownError",
+        "unknown",
+    )
+
+
+def test_a_failure_of_a_rejected_request_is_described_but_changes_nothing(
+    spinnaker: Any, output: Output
+) -> None:
+    context = FakeLambdaContext()
+    record_provisioning.handler(event(normalized(ACCOUNT_A, "aws-a")), context)
+
+    for raw_input in ({"accountId": ACCOUNT_A, "accountName": "x;y"}, {"accountId": 7}, [1]):
+        described = record_failure.handler(
+            event(
+                {
+                    "request": raw_input,
+                    "step": "ValidateRequest",
+                    "error": {"Error": "States.Timeout"},
+                },
+                execution("onboard-2"),
+            ),
+            context,
+        )
+        assert (described["recorded"], described["error"]) == (False, "States.Timeout")
+        assert described["reason"].startswith("no cause was given")
+    status = registration_status.handler(event({"accountId": ACCOUNT_A}), context)
+    assert status["status"] == "PROVISIONING"
+
+
+def test_a_registry_that_cannot_be_written_still_gives_the_description(
+    spinnaker: Any, output: Output, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caught = {"Error": "States.TaskFailed", "Cause": "plain text"}
+    monkeypatch.setenv("REGISTRY_TABLE", "no-such-table")
+    sync_settings.cache_clear()
+
+    broken = record_failure.handler(
+        event({"request": {"accountId": ACCOUNT_A}, "step": "S", "error": caught}),
+        FakeLambdaContext(),
+    )
+    monkeypatch.delenv("REGISTRY_TABLE")
+    sync_settings.cache_clear()
+    unset = record_failure.handler(
+        event({"request": {"accountId": ACCOUNT_A}, "step": "S", "error": caught}),
+        FakeLambdaContext(),
+    )
+
+    for result in (broken, unset):
+        assert (result["recorded"], result["error"], result["reason"]) == (
+            False,
+            "States.TaskFailed",
+            "plain text",
+        )
+    assert "could not be updated" in broken["recordError"]
+    assert "REGISTRY_TABLE" in unset["recordError"]
+    logs, _ = output.take()
+    assert [log["level"] for log in logs if log.get("message", "").startswith("failure")] == [
+        "ERROR",
+        "ERROR",
+    ]
+
+
+def test_the_sync_failure_path_releases_the_lease_and_describes_the_failure(
+    spinnaker: Any, output: Output, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context = FakeLambdaContext()
+    assert sync_lease.acquire(event({}, SYNC), context)["acquired"] is True
+    caught = {"Error": "Lambda.Unknown", "Cause": "The cause could not be determined"}
+
+    released = sync_lease.release(
+        event({"failure": {"step": "PlanBatch", "error": caught}}, SYNC), context
+    )
+    again = sync_lease.release(
+        event({"failure": {"step": "PlanBatch", "error": caught}}, SYNC), context
+    )
+
+    assert released == {
+        "released": True,
+        "step": "PlanBatch",
+        "error": "Lambda.Unknown",
+        "reason": "The cause could not be determined",
+    }
+    assert again["released"] is False
+    assert sync_lease.acquire(event({}, OTHER_SYNC), context)["acquired"] is True
+    monkeypatch.setenv("REGISTRY_TABLE", "no-such-table")
+    sync_settings.cache_clear()
+    broken = sync_lease.release(event({"failure": {"error": caught}}, SYNC), context)
+    monkeypatch.delenv("REGISTRY_TABLE")
+    sync_settings.cache_clear()
+    unset = sync_lease.release(event({"failure": None}, SYNC), context)
+    assert "could not be released" in broken["releaseError"]
+    assert (broken["step"], broken["error"]) == ("unknown", "Lambda.Unknown")
+    assert "REGISTRY_TABLE" in unset["releaseError"]
+    assert unset["error"] == "UnknownError"
 
 
 def test_offboarding_removes_the_account_and_its_roles(
@@ -420,7 +527,6 @@ def test_missing_settings_name_the_variable(
         record_roles_ready.handler(event(normalized(ACCOUNT_A, "aws-a")), FakeLambdaContext())
     for handler in (
         record_provisioning.handler,
-        record_failure.handler,
         registration_status.handler,
         record_offboarding.handler,
         sync_lease.acquire,

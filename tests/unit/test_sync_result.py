@@ -98,7 +98,7 @@ def timed_out(sent: SentCommand) -> dict[str, Any]:
         "succeeded": False,
         "timedOut": True,
         "status": "TimedOut",
-        "output": json.dumps(cause),
+        "caught": {"Error": "HalyardTimeout", "Cause": json.dumps(cause)},
         "command": sent.to_dict(),
     }
 
@@ -445,6 +445,22 @@ def test_a_step_failing_before_any_command_fails_the_round(
     assert outcome.next_command is None
 
 
+def test_a_step_failing_with_a_plain_or_missing_cause_fails_the_round_readably(
+    registry_table: Any, batch: Batch, clock: Clock
+) -> None:
+    plain = recorded(
+        registry_table,
+        plan_of(batch),
+        {"Error": "Lambda.ResourceConflictException", "Cause": "The function is updating."},
+        clock,
+    )
+    causeless = recorded(registry_table, plan_of(batch), {"Error": "States.Timeout"}, clock)
+
+    assert plain.error == "Lambda.ResourceConflictException: The function is updating."
+    assert causeless.error is not None
+    assert causeless.error.startswith("States.Timeout: no cause was given")
+
+
 def test_accounts_changed_during_the_round_are_left_to_their_new_request(
     registry_table: Any, batch: Batch, clock: Clock
 ) -> None:
@@ -555,8 +571,8 @@ def test_a_timed_out_single_change_fails_its_account(
     assert (outcome.failed, outcome.retrying, outcome.next_command) == ((NEW[0],), (), None)
     status, _, error = state(registry_table, NEW[0])
     assert status is Status.FAILED
-    assert error is not None
-    assert "still InProgress" in error
+    # The error and its message, not Lambda's JSON error document.
+    assert error == "HalyardTimeout: still InProgress 1801 seconds"
 
 
 def test_a_timed_out_command_of_one_renamed_account_fails_it(
