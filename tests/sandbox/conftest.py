@@ -86,8 +86,31 @@ def lambda_role(spinnaker: boto3.Session) -> str:
             }
         ],
     }
-    role = spinnaker.client("iam").create_role(
+    iam = spinnaker.client("iam")
+    role = iam.create_role(
         RoleName="SandboxTestFunctionRole", AssumeRolePolicyDocument=json.dumps(trust)
+    )
+    # What Lambda does with it: write the functions' logs, send to their destinations.
+    iam.put_role_policy(
+        RoleName="SandboxTestFunctionRole",
+        PolicyName="LogsAndDestinations",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        "Resource": "arn:aws:logs:*:*:log-group:/aws/lambda/sandbox-*",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "sqs:SendMessage",
+                        "Resource": "arn:aws:sqs:*:*:sandbox-*",
+                    },
+                ],
+            }
+        ),
     )
     return str(role["Role"]["Arn"])
 

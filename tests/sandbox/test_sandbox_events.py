@@ -44,6 +44,29 @@ def make_queue(session: boto3.Session, name: str) -> tuple[str, str]:
     return str(url), str(arn)
 
 
+def make_dead_letter_queue(session: boto3.Session, name: str) -> tuple[str, str]:
+    """A queue EventBridge may put failed events in: its policy allows events.amazonaws.com
+    for the rules of the queue's account (as CDK's targets do, with aws:SourceArn)."""
+    url, arn = make_queue(session, name)
+    account = arn.split(":")[4]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+                "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:events:*:{account}:rule/*"}},
+            }
+        ],
+    }
+    session.client("sqs").set_queue_attributes(
+        QueueUrl=url, Attributes={"Policy": json.dumps(policy)}
+    )
+    return url, arn
+
+
 def receive(
     session: boto3.Session, url: str, count: int, timeout: float = 20.0
 ) -> list[dict[str, Any]]:
@@ -340,7 +363,7 @@ def test_event_bus_target_forwards_the_event_unchanged_to_another_account(
 ) -> None:
     sender_id = accounts["sender"]
     sender = account_session(server.endpoint, sender_id, REGION)
-    dead_url, dead_arn = make_queue(sender, "sandbox-forward-dead")
+    dead_url, dead_arn = make_dead_letter_queue(sender, "sandbox-forward-dead")
     role = forwarding_role(sender, "sandbox-forwarder", "events.amazonaws.com")
     rule_to(
         sender,
@@ -391,7 +414,7 @@ def test_undeliverable_events_go_to_the_dead_letter_queue_without_retries(
     sender_id = accounts["outsider" if case == "bus-policy-denies" else "sender"]
     sender = account_session(server.endpoint, sender_id, REGION)
     source = f"sandbox.{case}"
-    dead_url, dead_arn = make_queue(sender, f"sandbox-dead-{case}")
+    dead_url, dead_arn = make_dead_letter_queue(sender, f"sandbox-dead-{case}")
     target: dict[str, Any] = {
         "DeadLetterConfig": {"Arn": dead_arn},
         "RetryPolicy": {"MaximumRetryAttempts": 5},
@@ -410,7 +433,7 @@ def test_undeliverable_events_go_to_the_dead_letter_queue_without_retries(
         target["Arn"] = f"arn:aws:lambda:{REGION}:{sender_id}:function:sandbox-no-such-function"
     else:
         sender = spinnaker
-        dead_url, dead_arn = make_queue(sender, f"sandbox-dead-{case}")
+        dead_url, dead_arn = make_dead_letter_queue(sender, f"sandbox-dead-{case}")
         target["DeadLetterConfig"] = {"Arn": dead_arn}
         target["Arn"] = create_function(
             spinnaker, lambda_role, "sandbox-events-unpermitted", "fixture_handlers.whoami"
@@ -441,7 +464,7 @@ def test_retryable_failures_follow_the_targets_retry_policy(
         raise DeliveryFailed("THROTTLING", "Rate exceeded")
 
     monkeypatch.setattr(eventbridge, "_deliver_once", throttled)
-    dead_url, dead_arn = make_queue(spinnaker, "sandbox-dead-throttled")
+    dead_url, dead_arn = make_dead_letter_queue(spinnaker, "sandbox-dead-throttled")
     function_arn = spinnaker.client("lambda").get_function(
         FunctionName=fixture_functions["WhoAmI"]
     )["Configuration"]["FunctionArn"]
@@ -589,3 +612,53 @@ def test_cloudformation_manages_bus_policies_and_event_invoke_configs(
     assert statements() == {}
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
         lambda_.get_function_event_invoke_config(FunctionName="sandbox-events-cfn")
+
+
+def test_a_dead_letter_queue_whose_policy_does_not_allow_eventbridge_gets_nothing(
+    spinnaker: boto3.Session, org: Organization
+) -> None:
+    # EventBridge sends to a dead-letter queue as events.amazonaws.com: without a queue
+    # policy that allows it (for this rule), the event is dropped (EventBridge User Guide,
+    # "Granting permissions to the dead-letter queue").
+    dead_url, dead_arn = make_queue(spinnaker, "sandbox-dead-no-policy")
+    missing = f"arn:aws:lambda:{REGION}:{org.spinnaker.account_id}:function:sandbox-nothing-here"
+    rule_to(
+        spinnaker,
+        "sandbox-dead-no-policy",
+        {"source": ["sandbox.no-policy"]},
+        {"Arn": missing, "DeadLetterConfig": {"Arn": dead_arn}},
+    )
+
+    put(spinnaker, {"Source": "sandbox.no-policy", "Detail": {"n": 1}})
+
+    assert_empty(spinnaker, dead_url)
+
+
+def test_a_destination_the_execution_role_may_not_send_to_gets_nothing(
+    spinnaker: boto3.Session,
+) -> None:
+    # Lambda sends to a destination with the function's execution role (Lambda Developer
+    # Guide, "Destinations": the role needs sqs:SendMessage); this role has no policy.
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = spinnaker.client("iam").create_role(
+        RoleName="SandboxNoDestinationRole", AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
+    name = "sandbox-events-no-destination"
+    url, queue_arn = make_queue(spinnaker, name)
+    function_with_destinations(spinnaker, role, name, on_success=queue_arn)
+
+    answer = spinnaker.client("lambda").invoke(
+        FunctionName=name, InvocationType="Event", Payload=json.dumps({"n": 1})
+    )
+
+    assert answer["StatusCode"] == 202
+    assert_empty(spinnaker, url)

@@ -58,6 +58,24 @@ def member(box: RunningSandbox) -> str:
     box.session(account).client("iam").create_role(
         RoleName=MANAGED_ROLE, AssumeRolePolicyDocument=json.dumps(trust)
     )
+    # ...and the Spinnaker role may assume it (what the managing policy does, Part 3).
+    iam = box.session().client("iam")
+    managing = iam.create_policy(
+        PolicyName="SandboxMinnakerTestManaging",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "sts:AssumeRole",
+                        "Resource": f"arn:aws:iam::{account}:role/{MANAGED_ROLE}",
+                    }
+                ],
+            }
+        ),
+    )["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName="Spinnaker", PolicyArn=managing)
     return account
 
 

@@ -111,6 +111,23 @@ def test_service_integrations_act_in_the_state_machine_account(
             }
         ),
     )["Role"]["Arn"]
+    member.client("iam").put_role_policy(
+        RoleName="SandboxTestStatesRole",
+        PolicyName="StartChild",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "states:StartExecution",
+                        "Resource": f"arn:aws:states:{REGION}:{org.members[0].account_id}"
+                        ":stateMachine:Child",
+                    }
+                ],
+            }
+        ),
+    )
     child = sfn.create_state_machine(
         name="Child",
         roleArn=role,

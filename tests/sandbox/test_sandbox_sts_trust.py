@@ -121,6 +121,23 @@ def test_a_role_principal_admits_sessions_of_that_role_only(
             }
         ),
     )
+    # Across accounts the caller's own policies must allow it too (IAM evaluation logic).
+    account_session(server.endpoint, MANAGEMENT_ACCOUNT_ID, REGION).client("iam").put_role_policy(
+        RoleName=CHAIN_ROLE,
+        PolicyName="AssumeTrustsTheChainRole",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "sts:AssumeRole",
+                        "Resource": role_arn(member, "TrustsTheChainRole"),
+                    }
+                ],
+            }
+        ),
+    )
     spinnaker = account_session(server.endpoint, org.spinnaker.account_id, REGION)
     chain = credentials_session(server.endpoint, assume(spinnaker, trusted))
     management_root = account_session(server.endpoint, MANAGEMENT_ACCOUNT_ID, REGION)

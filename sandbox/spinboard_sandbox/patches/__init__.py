@@ -21,7 +21,7 @@ import time
 import moto
 from moto.core.config import default_user_config
 
-from spinboard_sandbox.patches import stepfunctions_rules
+from spinboard_sandbox.patches import iam_authorization, stepfunctions_rules
 from spinboard_sandbox.patches.cloudformation import (
     cloudformation_errors_name_the_resource,
     cloudformation_resolves_public_ssm_parameters,
@@ -70,6 +70,7 @@ def apply_all(settings: SandboxSettings) -> None:
         shared.clients.clear()  # they point at the previous endpoint
     forget_service_sessions()
     configure_moto(settings)
+    iam_authorization.apply(settings)
     lambda_invoke_runs_real_handler(settings)
     lambda_keeps_layers_and_architecture()
     state_machines_from_cloudformation_execute()

@@ -32,11 +32,12 @@ from moto.awslambda.exceptions import UnknownFunctionException
 from moto.core.common_models import CloudFormationModel
 from moto.events.exceptions import ResourceNotFoundException as EventsResourceNotFound
 from moto.events.utils import EventTemplateParser
-from moto.iam.models import iam_backends
 from moto.stepfunctions.exceptions import StateMachineDoesNotExist
 from moto.stepfunctions.responses import get_backend as sfn_backend
 from moto.utilities.arns import parse_arn
 
+from spinboard_sandbox.authorization.evaluation import Principal
+from spinboard_sandbox.authorization.principals import principal_for
 from spinboard_sandbox.event_delivery import (
     DeliveryFailed,
     GaveUp,
@@ -50,15 +51,10 @@ from spinboard_sandbox.patches.delivery_queues import (
     deliveries_log,
     send_to_queue,
 )
-from spinboard_sandbox.patches.iam_policies import (
-    account_of_role,
-    policy_statements,
-    role_allows,
-    service_may,
-)
+from spinboard_sandbox.patches.iam_authorization import authorize
+from spinboard_sandbox.patches.iam_policies import ServiceCannotAssumeRole, service_role_credentials
 from spinboard_sandbox.patches.lambda_service import accept_async_invocation
 from spinboard_sandbox.patches.state import first_time, shared, started, time_scale
-from spinboard_sandbox.trust_policy import Caller, trust_allows
 
 EVENTS_PRINCIPAL = "events.amazonaws.com"
 ENABLED_RULE_STATES = frozenset({"ENABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"})
@@ -113,33 +109,52 @@ def target_input(target: Mapping[str, Any], event: Mapping[str, Any]) -> Any:
     return shaped
 
 
-def service_role(role_arn: str, service: str, action: str) -> Any:
-    """The role a service assumes to reach a target: it must exist and trust `service`
-    (else FAILED_TO_ASSUME_ROLE), and its policies must allow `action` (else
-    NO_PERMISSIONS). Neither is retried, as in EventBridge."""
-    account_id = account_of_role(role_arn)
-    role = None
-    if account_id is not None:
-        try:
-            role = iam_backends[account_id]["aws"].get_role_by_arn(role_arn)
-        except Exception:  # moto's NotFoundException
-            role = None
-    if role is None or not service_may(
-        policy_statements(role.assume_role_policy_document), service, "sts:AssumeRole"
-    ):
-        raise DeliveryFailed(
-            "FAILED_TO_ASSUME_ROLE",
-            f"{service} could not assume {role_arn}: the role does not exist or does not "
-            f"trust {service}",
-            retryable=False,
+def service_principal(service: str) -> Principal:
+    """An AWS service acting for us (its resource-policy decisions carry aws:SourceArn)."""
+    return Principal(arn=service, account_id="", kind="service", service=service)
+
+
+def target_role_principal(rule: Any, role_arn: str) -> Principal:
+    """A session of the target's role, as EventBridge assumes it for this rule: the role
+    must exist and trust events.amazonaws.com (for this rule's ARN and account, when the
+    trust says so), else FAILED_TO_ASSUME_ROLE (not retried)."""
+    try:
+        credentials = service_role_credentials(
+            role_arn,
+            EVENTS_PRINCIPAL,
+            region=rule.region_name,
+            session_name="events",
+            source_arn=rule.arn,
+            source_account=rule.account_id,
         )
-    if not role_allows(role, action):
+    except ServiceCannotAssumeRole as exc:
+        raise DeliveryFailed("FAILED_TO_ASSUME_ROLE", str(exc), retryable=False) from None
+    return principal_for(credentials["access_key_id"])
+
+
+def require(
+    principal: Principal,
+    action: str,
+    resource: str,
+    *,
+    region: str,
+    context: Mapping[str, list[str]] | None = None,
+) -> None:
+    """IAM authorization of what EventBridge does for a rule (the identity policies of the
+    target's role, the target's resource policy, both across accounts); a denial is
+    NO_PERMISSIONS, not retried, as in EventBridge."""
+    decision = authorize(principal, action, [resource], context=context, region=region)
+    if not decision.allowed:
         raise DeliveryFailed(
             "NO_PERMISSIONS",
-            f"{role_arn} is not authorized to perform: {action}",
+            f"{principal.arn} is not authorized to perform: {action} on resource: {resource}"
+            f" ({decision.reason})",
             retryable=False,
         )
-    return role
+
+
+def _rule_source(rule: Any) -> dict[str, list[str]]:
+    return {"aws:SourceArn": [str(rule.arn)], "aws:SourceAccount": [str(rule.account_id)]}
 
 
 def moto_delivers(target_arn: str) -> bool:
@@ -161,15 +176,15 @@ def route_event(bus: Any, event: Mapping[str, Any]) -> None:
 
 def _forward_to_bus(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any]) -> None:
     """An event bus target: EventBridge puts the event, unchanged (same id, account,
-    source, time, region...), on that bus, acting as the target's role when it has one;
-    another account's bus must allow it in its resource policy."""
+    source, time, region...), on that bus, acting as the target's role when it has one
+    (else as the rule's account); IAM decides (another account's bus must allow it in its
+    resource policy)."""
     arn = parse_arn(str(target["Arn"]))
-    caller = Caller.root(rule.account_id)
     if target.get("RoleArn"):
-        role = service_role(str(target["RoleArn"]), EVENTS_PRINCIPAL, "events:PutEvents")
-        account_id = account_of_role(role.arn) or rule.account_id
-        caller = Caller(
-            account_id, f"arn:aws:sts::{account_id}:assumed-role/{role.name}/events", role.arn
+        principal = target_role_principal(rule, str(target["RoleArn"]))
+    else:
+        principal = Principal(
+            arn=f"arn:aws:iam::{rule.account_id}:root", account_id=rule.account_id, kind="root"
         )
     try:
         bus = events_models.events_backends[arn.account][arn.region]._get_event_bus(arn.resource_id)
@@ -177,15 +192,7 @@ def _forward_to_bus(rule: Any, target: Mapping[str, Any], event: Mapping[str, An
         raise DeliveryFailed(
             "NO_RESOURCE", f"event bus {target['Arn']} does not exist", retryable=False
         ) from None
-    if arn.account != caller.account_id and not trust_allows(
-        bus.policy or '{"Statement": []}', caller, "events:PutEvents"
-    ):
-        raise DeliveryFailed(
-            "NO_PERMISSIONS",
-            f"{caller.arn} is not authorized to perform: events:PutEvents on resource: "
-            f"{bus.arn} because no resource-based policy allows the events:PutEvents action",
-            retryable=False,
-        )
+    require(principal, "events:PutEvents", str(bus.arn), region=arn.region)
     route_event(bus, event)
 
 
@@ -201,31 +208,30 @@ def _lambda_function(function_arn: str) -> Any:
 
 def _invoke_target_function(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any]) -> None:
     """A Lambda target: an asynchronous invoke, allowed by the function's resource policy
-    (events.amazonaws.com, for this rule). Delivered once Lambda accepted the event."""
+    (events.amazonaws.com, for this rule: aws:SourceArn). Delivered once Lambda accepted
+    the event."""
     fn = _lambda_function(str(target["Arn"]))
-    if not service_may(
-        list(fn.policy.statements),
-        EVENTS_PRINCIPAL,
+    require(
+        service_principal(EVENTS_PRINCIPAL),
         "lambda:InvokeFunction",
-        source_arn=rule.arn,
-        source_account=rule.account_id,
-    ):
-        raise DeliveryFailed(
-            "NO_PERMISSIONS",
-            f"the resource-based policy of {fn.function_arn} does not let {EVENTS_PRINCIPAL} "
-            f"invoke it for {rule.arn} (lambda:AddPermission)",
-            retryable=False,
-        )
+        str(fn.function_arn),
+        region=str(fn.region),
+        context=_rule_source(rule),
+    )
     accept_async_invocation(fn, target_input(target, event))
 
 
-def _start_target_execution(
-    _rule: Any, target: Mapping[str, Any], event: Mapping[str, Any]
-) -> None:
+def _start_target_execution(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any]) -> None:
     """A Step Functions target: StartExecution (unnamed) as the target's role."""
-    if target.get("RoleArn"):
-        service_role(str(target["RoleArn"]), EVENTS_PRINCIPAL, "states:StartExecution")
+    if not target.get("RoleArn"):
+        raise DeliveryFailed(
+            "NO_PERMISSIONS",
+            f"a Step Functions target needs a role ({target['Arn']})",
+            retryable=False,
+        )
+    principal = target_role_principal(rule, str(target["RoleArn"]))
     arn = parse_arn(str(target["Arn"]))
+    require(principal, "states:StartExecution", str(target["Arn"]), region=arn.region)
     backend: Any = sfn_backend(arn.account, arn.region)
     try:
         backend.start_execution(
@@ -274,6 +280,22 @@ def _event_dead_letter(
         "RETRY_ATTEMPTS": str(gave_up.retries),
         "EXHAUSTED_RETRY_CONDITION": gave_up.exhausted,
     }
+    decision = authorize(
+        service_principal(EVENTS_PRINCIPAL),
+        "sqs:SendMessage",
+        [str(queue_arn)],
+        context=_rule_source(rule),
+        region=parse_arn(str(queue_arn)).region,
+    )
+    if not decision.allowed:  # EventBridge drops it (metric InvocationsFailedToBeSentToDlq)
+        deliveries_log.warning(
+            "event %s dropped: the queue policy of %s does not let %s send it (%s)",
+            event.get("id"),
+            queue_arn,
+            EVENTS_PRINCIPAL,
+            decision.reason,
+        )
+        return
     try:
         send_to_queue(str(queue_arn), json.dumps(aws_event(event)), attributes)
     except Exception:

@@ -32,6 +32,7 @@ from moto.sts.models import sts_backends
 from moto.utilities.arns import parse_arn
 from moto.utilities.utils import get_partition
 
+from spinboard_sandbox.authorization.principals import principal_for
 from spinboard_sandbox.event_delivery import (
     DeliveryFailed,
     GaveUp,
@@ -46,6 +47,8 @@ from spinboard_sandbox.patches.delivery_queues import (
     deliveries_log,
     send_to_queue,
 )
+from spinboard_sandbox.patches.iam_authorization import authorize
+from spinboard_sandbox.patches.iam_policies import ServiceCannotAssumeRole, service_role_credentials
 from spinboard_sandbox.patches.state import (
     classmethod_function,
     first_time,
@@ -131,7 +134,8 @@ def lambda_invoke_runs_real_handler(settings: SandboxSettings) -> None:
         assert executor is not None
         self.logs_backend.ensure_log_group(self.logs_group_name)
         result = executor.invoke(_function_spec(self), self.code_bytes, event)
-        self.save_logs(result.logs)
+        if execution_role_may(self, "logs:PutLogEvents", _log_stream_arn(self)):
+            self.save_logs(result.logs)
         return result.payload, result.errored, result.logs
 
     def invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> Any:
@@ -233,6 +237,42 @@ def _invocation_record(
     }
 
 
+LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
+
+
+def execution_role_may(fn: Any, action: str, resource: str) -> bool:
+    """What Lambda itself does with the function's execution role (write its logs, send to
+    its destinations) is authorized as that role: the role must trust lambda.amazonaws.com
+    and allow the action; a denial is logged and the work dropped, as Lambda does
+    (Lambda Developer Guide, "Lambda execution role", "Destinations")."""
+    try:
+        credentials = service_role_credentials(
+            str(fn.role), LAMBDA_PRINCIPAL, region=str(fn.region), session_name=fn.function_name
+        )
+    except ServiceCannotAssumeRole as exc:
+        deliveries_log.warning("%s: %s", fn.function_arn, exc)
+        return False
+    principal = principal_for(credentials["access_key_id"])
+    decision = authorize(principal, action, [resource], region=str(fn.region))
+    if not decision.allowed:
+        deliveries_log.warning(
+            "%s: its execution role may not %s on %s (%s)",
+            fn.function_arn,
+            action,
+            resource,
+            decision.reason,
+        )
+    return decision.allowed
+
+
+def _log_stream_arn(fn: Any) -> str:
+    partition = get_partition(str(fn.region))
+    return (
+        f"arn:{partition}:logs:{fn.region}:{fn.account_id}:log-group:{fn.logs_group_name}"
+        ":log-stream:*"
+    )
+
+
 def _async_destination(fn: Any, config: Mapping[str, Any], which: str, record: Any) -> None:
     destination = ((config.get("DestinationConfig") or {}).get(which) or {}).get("Destination")
     if not destination:
@@ -251,6 +291,8 @@ def _async_destination(fn: Any, config: Mapping[str, Any], which: str, record: A
             destination,
             fn.function_arn,
         )
+        return
+    if not execution_role_may(fn, "sqs:SendMessage", str(destination)):
         return
     try:
         send_to_queue(str(destination), json.dumps(record), {})

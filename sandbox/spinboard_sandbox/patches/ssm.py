@@ -31,7 +31,9 @@ from moto.iam.models import iam_backends
 from moto.sts.models import sts_backends
 from moto.utilities.utils import get_partition
 
-from spinboard_sandbox.patches.iam_policies import role_allows
+from spinboard_sandbox.authorization.principals import principal_for
+from spinboard_sandbox.patches.iam_authorization import authorize
+from spinboard_sandbox.patches.iam_policies import ServiceCannotAssumeRole, service_role_credentials
 from spinboard_sandbox.patches.state import classmethod_function, first_time, shared
 from spinboard_sandbox.settings import SandboxSettings
 from spinboard_sandbox.ssm_agent import (
@@ -52,6 +54,7 @@ SsmCommand: Any = ssm_models.Command
 SsmResponse: Any = ssm_responses.SimpleSystemManagerResponse
 
 
+EC2_PRINCIPAL = "ec2.amazonaws.com"
 SSM_AGENT_ACTION = "ssm:UpdateInstanceInformation"
 """What an instance role must allow for the agent to register (AmazonSSMManagedInstanceCore)."""
 
@@ -83,6 +86,22 @@ def instance_profile_role(account_id: str, region: str, instance_id: str) -> Any
     return profile.roles[0] if profile.roles else None
 
 
+def _agent_may_register(role: Any, account_id: str, region: str, instance_id: str) -> bool:
+    """The agent registers with the instance profile's keys (EC2 assumes the role: it must
+    trust ec2.amazonaws.com), as IAM authorization decides ssm:UpdateInstanceInformation."""
+    try:
+        credentials = service_role_credentials(
+            role.arn, EC2_PRINCIPAL, region=region, session_name=instance_id
+        )
+    except ServiceCannotAssumeRole:
+        return False
+    instance_arn = f"arn:{get_partition(region)}:ec2:{region}:{account_id}:instance/{instance_id}"
+    decision = authorize(
+        principal_for(credentials["access_key_id"]), SSM_AGENT_ACTION, [instance_arn], region=region
+    )
+    return decision.allowed
+
+
 def check_instance_managed(account_id: str, region: str, instance_id: str) -> None:
     """As SSM refuses a command for an instance whose agent is not registered: the
     instance runs and its instance profile's role lets the agent register."""
@@ -96,10 +115,11 @@ def check_instance_managed(account_id: str, region: str, instance_id: str) -> No
             "no instance profile (with a role) is associated with the instance, so its SSM "
             "agent has no credentials"
         )
-    elif not role_allows(role, SSM_AGENT_ACTION):
+    elif not _agent_may_register(role, account_id, region, instance_id):
         problem = (
-            f"its instance profile's role {role.name} does not allow {SSM_AGENT_ACTION} "
-            "(attach AmazonSSMManagedInstanceCore), so its SSM agent cannot register"
+            f"its instance profile's role {role.name} does not trust ec2.amazonaws.com or "
+            f"does not allow {SSM_AGENT_ACTION} (attach AmazonSSMManagedInstanceCore), so "
+            "its SSM agent cannot register"
         )
     if problem:
         raise SsmError(
