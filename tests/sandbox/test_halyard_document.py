@@ -29,6 +29,7 @@ from spinboard.halyard_document import (
     DEFAULT_CLOUDDRIVER_PATH,
     DEFAULT_ENVIRONMENT,
     DEFAULT_HAL_COMMAND,
+    EXTERNAL_ID,
     FAILED_PREFIX,
     MAX_NAME_CHARS,
     MAX_STDERR_CHARS,
@@ -804,6 +805,7 @@ def test_the_document_shape() -> None:
         "ReadinessSeconds": "300",
         "ProbeAttempts": "12",
         "ProbeIntervalSeconds": "5",
+        "ExternalId": "",
     }
     assert DEFAULT_CLOUDDRIVER_PATH == (
         "/api/v1/namespaces/spinnaker/services/spin-clouddriver:7002/proxy"
@@ -838,6 +840,7 @@ def test_one_source_of_truth_for_the_patterns() -> None:
         "READINESS": PARAMETER_PATTERNS["ReadinessSeconds"],
         "PROBE_ATTEMPTS": PARAMETER_PATTERNS["ProbeAttempts"],
         "PROBE_INTERVAL": PARAMETER_PATTERNS["ProbeIntervalSeconds"],
+        "EXTERNAL_ID": PARAMETER_PATTERNS["ExternalId"],
     }
     # SSM substitutes {{ Name }}: the script holds nothing else that looks like it.
     assert re.findall(r"\{\{[^}]*\}\}", script) == [f"{{{{ {name} }}}}" for name in parameters]
@@ -950,6 +953,7 @@ VALUES: dict[str, st.SearchStrategy[str]] = {
     "HalCommand": st.lists(_exactly(WORD), min_size=1, max_size=4).map(" ".join),
     "Environment": st.lists(_exactly(PAIR), max_size=3).map(" ".join),
     "KubectlCommand": st.lists(_exactly(WORD), min_size=1, max_size=4).map(" ".join),
+    "ExternalId": st.just("") | _exactly(EXTERNAL_ID),
 }
 
 
@@ -997,3 +1001,34 @@ def test_every_accepted_value_is_shell_inert_and_bash_agrees(data: st.DataObject
 def test_names_are_the_architecture_language(name: str) -> None:
     architecture = r"^[a-z0-9]+([-a-z0-9]*[a-z0-9])?$"
     assert bool(re.fullmatch(NAME, name)) == bool(re.fullmatch(architecture, name))
+
+
+def test_an_external_id_is_added_kept_rotated_and_removed_in_halyard(tmp_path: Path) -> None:
+    """managedRoleExternalId against the halyard simulator: `--external-id` on add, no call
+    when unchanged, an edit when rotated, delete + add when removed (hal's edit keeps a value
+    it is not given); clouddriver serves the account each time."""
+    minnaker = Minnaker(tmp_path)
+    operations = [
+        Upsert("aws-a", "111111111111", "SpinnakerManagedRole", ("us-east-1",)),
+        Verify("aws-a", "111111111111", ("us-east-1",)),
+    ]
+
+    added = minnaker.run(operations, more={"ExternalId": "id-one"})
+    assert "SPINBOARD-RESULT upsert aws-a added" in added.lines, added.stdout
+    assert "SPINBOARD-RESULT verify aws-a served" in added.lines, added.stdout
+    assert minnaker.accounts()["aws-a"]["externalId"] == "id-one"
+
+    again = minnaker.run(operations, more={"ExternalId": "id-one"})
+    assert "SPINBOARD-RESULT upsert aws-a unchanged" in again.lines, again.stdout
+
+    rotated = minnaker.run(operations, more={"ExternalId": "id:two/2025@x"})
+    assert "SPINBOARD-RESULT upsert aws-a edited" in rotated.lines, rotated.stdout
+    assert minnaker.accounts()["aws-a"]["externalId"] == "id:two/2025@x"
+
+    dropped = minnaker.run(operations, more={"ExternalId": ""})
+    assert "SPINBOARD-RESULT upsert aws-a replaced" in dropped.lines, dropped.stdout
+    assert "externalId" not in minnaker.accounts()["aws-a"]
+    assert "SPINBOARD-RESULT verify aws-a served" in dropped.lines, dropped.stdout
+
+    settled = minnaker.run(operations, more={"ExternalId": ""})
+    assert "SPINBOARD-RESULT upsert aws-a unchanged" in settled.lines, settled.stdout

@@ -1,4 +1,5 @@
-"""Patch (d): AssumeRole checks the target role's trust policy (moto allows everything)."""
+"""sts:AssumeRole as AWS decides it: the trust policy (the role's resource policy) and the
+caller's own policies, by IAM authorization; STS's own validation of duration and name."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from sandbox_support import REGION
 
+from spinboard_sandbox.authorization.evaluation import AuthorizationRequest, Principal, decide
 from spinboard_sandbox.organization import (
     CHAIN_ROLE,
     MANAGEMENT_ACCOUNT_ID,
@@ -19,7 +21,6 @@ from spinboard_sandbox.organization import (
     credentials_session,
 )
 from spinboard_sandbox.server import SandboxServer
-from spinboard_sandbox.trust_policy import Caller, trust_allows
 
 
 def role_arn(account_id: str, name: str) -> str:
@@ -33,6 +34,14 @@ def assume(session: boto3.Session, arn: str) -> dict[str, Any]:
     return credentials
 
 
+def admin(server: SandboxServer, org: Organization, account_id: str) -> boto3.Session:
+    """The IAM user `sandbox-admin` (AdministratorAccess) of an account: a real principal
+    (the seeding identity is unrestricted, and a root may never assume a role)."""
+    profile = next(a.profile for a in org.accounts if a.account_id == account_id)
+    key_id, secret = org.access_keys[profile]
+    return credentials_session(server.endpoint, {"AccessKeyId": key_id, "SecretAccessKey": secret})
+
+
 def denied(call: Any) -> str:
     with pytest.raises(ClientError) as raised:
         call()
@@ -43,7 +52,7 @@ def denied(call: Any) -> str:
 
 def test_the_lambda_role_chain_is_allowed(server: SandboxServer, org: Organization) -> None:
     """Spinnaker account -> management chain role -> member org access role."""
-    spinnaker = account_session(server.endpoint, org.spinnaker.account_id, REGION)
+    spinnaker = admin(server, org, org.spinnaker.account_id)
     member = org.members[0].account_id
 
     management_keys = assume(spinnaker, role_arn(MANAGEMENT_ACCOUNT_ID, CHAIN_ROLE))
@@ -59,24 +68,24 @@ def test_the_lambda_role_chain_is_allowed(server: SandboxServer, org: Organizati
 def test_an_untrusted_account_is_denied_like_aws(server: SandboxServer, org: Organization) -> None:
     member = org.members[0].account_id
     target = role_arn(MANAGEMENT_ACCOUNT_ID, CHAIN_ROLE)
-    session = account_session(server.endpoint, member, REGION)
+    session = admin(server, org, member)
 
     message = denied(lambda: assume(session, target))
 
     assert message == (
-        f"User: arn:aws:iam::{member}:root is not authorized to perform: sts:AssumeRole "
-        f"on resource: {target}"
+        f"User: arn:aws:iam::{member}:user/sandbox-admin is not authorized to perform: "
+        f"sts:AssumeRole on resource: {target}"
     )
 
 
 def test_skipping_the_chain_is_denied(server: SandboxServer, org: Organization) -> None:
     """The org access role trusts the management account only, not the Spinnaker account."""
-    spinnaker = account_session(server.endpoint, org.spinnaker.account_id, REGION)
+    spinnaker = admin(server, org, org.spinnaker.account_id)
     denied(lambda: assume(spinnaker, role_arn(org.members[1].account_id, ORG_ACCESS_ROLE)))
 
 
 def test_a_missing_role_is_denied(server: SandboxServer, org: Organization) -> None:
-    management = account_session(server.endpoint, MANAGEMENT_ACCOUNT_ID, REGION)
+    management = admin(server, org, MANAGEMENT_ACCOUNT_ID)
     missing = role_arn(org.members[0].account_id, "NoSuchRole")
 
     message = denied(lambda: assume(management, missing))
@@ -87,7 +96,7 @@ def test_a_missing_role_is_denied(server: SandboxServer, org: Organization) -> N
 def test_a_service_principal_never_matches_an_api_caller(
     server: SandboxServer, org: Organization, lambda_role: str
 ) -> None:
-    spinnaker = account_session(server.endpoint, org.spinnaker.account_id, REGION)
+    spinnaker = admin(server, org, org.spinnaker.account_id)
     denied(lambda: assume(spinnaker, lambda_role))
 
 
@@ -138,20 +147,39 @@ def test_a_role_principal_admits_sessions_of_that_role_only(
             }
         ),
     )
-    spinnaker = account_session(server.endpoint, org.spinnaker.account_id, REGION)
+    spinnaker = admin(server, org, org.spinnaker.account_id)
     chain = credentials_session(server.endpoint, assume(spinnaker, trusted))
-    management_root = account_session(server.endpoint, MANAGEMENT_ACCOUNT_ID, REGION)
+    management_admin = admin(server, org, MANAGEMENT_ACCOUNT_ID)
 
     assume(chain, role_arn(member, "TrustsTheChainRole"))
-    denied(lambda: assume(management_root, role_arn(member, "TrustsTheChainRole")))
+    denied(lambda: assume(management_admin, role_arn(member, "TrustsTheChainRole")))
 
 
-ROOT = Caller.root("111111111111")
-USER = Caller("111111111111", "arn:aws:iam::111111111111:user/alice")
-SESSION = Caller(
-    "111111111111",
-    "arn:aws:sts::111111111111:assumed-role/Deployer/session-1",
-    "arn:aws:iam::111111111111:role/ops/Deployer",
+ACCOUNT = "111111111111"
+ROLE = "arn:aws:iam::111111111111:role/ops/Target"
+ANYTHING = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+ROOT = Principal(arn=f"arn:aws:iam::{ACCOUNT}:root", account_id=ACCOUNT, kind="root")
+USER = Principal(
+    arn=f"arn:aws:iam::{ACCOUNT}:user/alice",
+    account_id=ACCOUNT,
+    kind="user",
+    identity_policies=(ANYTHING,),
+)
+SESSION = Principal(
+    arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/Deployer/session-1",
+    account_id=ACCOUNT,
+    kind="assumed-role",
+    role_arn=f"arn:aws:iam::{ACCOUNT}:role/ops/Deployer",
+    identity_policies=(ANYTHING,),
+)
+BARE_SESSION = Principal(
+    arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/Deployer/session-1",
+    account_id=ACCOUNT,
+    kind="assumed-role",
+    role_arn=f"arn:aws:iam::{ACCOUNT}:role/ops/Deployer",
 )
 
 
@@ -162,29 +190,54 @@ def statement(principal: Any, effect: str = "Allow", action: Any = "sts:AssumeRo
 @pytest.mark.parametrize(
     ("statements", "caller", "allowed"),
     [
-        ([statement({"AWS": "111111111111"})], SESSION, True),
-        ([statement({"AWS": "arn:aws:iam::111111111111:root"})], USER, True),
-        ([statement({"AWS": "arn:aws:iam::222222222222:root"})], ROOT, False),
-        ([statement({"AWS": ["arn:aws:iam::111111111111:role/Deployer"]})], SESSION, True),
-        ([statement({"AWS": "arn:aws:iam::111111111111:role/Other"})], SESSION, False),
-        ([statement({"AWS": "arn:aws:iam::111111111111:role/Deployer"})], ROOT, False),
-        ([statement({"AWS": "arn:aws:iam::111111111111:user/alice"})], USER, True),
-        ([statement({"AWS": "arn:aws:iam::111111111111:user/bob"})], USER, False),
+        ([statement({"AWS": ACCOUNT})], SESSION, True),
+        ([statement({"AWS": ACCOUNT})], BARE_SESSION, False),  # the account: identity too
+        ([statement({"AWS": f"arn:aws:iam::{ACCOUNT}:root"})], USER, True),
+        ([statement({"AWS": "arn:aws:iam::222222222222:root"})], USER, False),
+        ([statement({"AWS": f"arn:aws:iam::{ACCOUNT}:root"})], ROOT, False),  # never root
+        ([statement({"AWS": [f"arn:aws:iam::{ACCOUNT}:role/ops/Deployer"]})], BARE_SESSION, True),
+        ([statement({"AWS": f"arn:aws:iam::{ACCOUNT}:role/Other"})], SESSION, False),
+        ([statement({"AWS": f"arn:aws:iam::{ACCOUNT}:user/alice"})], USER, True),
+        ([statement({"AWS": f"arn:aws:iam::{ACCOUNT}:user/bob"})], USER, False),
         ([statement({"AWS": SESSION.arn})], SESSION, True),
-        ([statement({"Service": "lambda.amazonaws.com"})], ROOT, False),
+        ([statement({"Service": "lambda.amazonaws.com"})], USER, False),
         ([statement({"Federated": "cognito-identity.amazonaws.com"})], USER, False),
-        ([statement("*")], USER, True),
         ([statement({"AWS": "*"})], SESSION, True),
-        ([statement({"AWS": "111111111111"}, action="sts:*")], ROOT, True),
-        ([statement({"AWS": "111111111111"}, action="sts:TagSession")], ROOT, False),
+        ([statement({"AWS": ACCOUNT}, action="sts:*")], USER, True),
+        ([statement({"AWS": ACCOUNT}, action="sts:TagSession")], USER, False),
         (
-            [statement({"AWS": "*"}), statement({"AWS": "111111111111"}, effect="Deny")],
-            ROOT,
+            [statement({"AWS": "*"}), statement({"AWS": ACCOUNT}, effect="Deny")],
+            SESSION,
             False,
         ),
-        ([], ROOT, False),
+        ([], USER, False),
     ],
 )
-def test_trust_policy_evaluation(statements: list[Any], caller: Caller, allowed: bool) -> None:
-    document = json.dumps({"Version": "2012-10-17", "Statement": statements})
-    assert trust_allows(document, caller) is allowed
+def test_trust_policy_evaluation(statements: list[Any], caller: Principal, allowed: bool) -> None:
+    # The trust policy is the role's resource policy, with the rules IAM gives role trust
+    # (IAM User Guide, "Policy evaluation logic": a role's trust must always allow).
+    decision = decide(
+        AuthorizationRequest(
+            principal=caller,
+            action="sts:AssumeRole",
+            resource=ROLE,
+            resource_policy={"Version": "2012-10-17", "Statement": statements},
+            resource_policy_kind="role-trust",
+        )
+    )
+    assert decision.allowed is allowed, decision
+
+
+def test_a_duration_beyond_the_roles_maximum_is_refused(
+    server: SandboxServer, org: Organization
+) -> None:
+    spinnaker = account_session(server.endpoint, org.spinnaker.account_id, REGION)
+    chain = role_arn(MANAGEMENT_ACCOUNT_ID, CHAIN_ROLE)
+    sts = spinnaker.client("sts")
+    with pytest.raises(ClientError) as refused:
+        sts.assume_role(RoleArn=chain, RoleSessionName="too-long", DurationSeconds=43200)
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    assert "MaxSessionDuration" in refused.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as malformed:
+        sts.assume_role(RoleArn=chain, RoleSessionName="has space")
+    assert malformed.value.response["Error"]["Code"] == "ValidationError"

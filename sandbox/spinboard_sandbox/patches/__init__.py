@@ -53,7 +53,7 @@ from spinboard_sandbox.patches.stepfunctions import (
     state_machines_from_cloudformation_execute,
     unnamed_executions_get_unique_names,
 )
-from spinboard_sandbox.patches.sts import assume_role_checks_trust
+from spinboard_sandbox.patches.sts import assume_role_validates_duration_and_session_name
 from spinboard_sandbox.settings import SandboxSettings
 
 MOTO_VERSION = "5.2.5"
@@ -79,7 +79,7 @@ def apply_all(settings: SandboxSettings) -> None:
     service_integration_parameters_normalised()
     retry_and_wait_time_scaled()
     stepfunctions_rules.apply()
-    assume_role_checks_trust()
+    assume_role_validates_duration_and_session_name()
     ssm_run_command_on_simulated_agents(settings)
     ssm_documents_from_cloudformation()
     ssm_parameters_from_cloudformation()

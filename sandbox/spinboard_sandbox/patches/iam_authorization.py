@@ -508,11 +508,9 @@ def _resource_policy(action: str, resource: str) -> tuple[Mapping[str, Any] | No
             if action.lower() not in _TRUST_ACTIONS:
                 return None, None
             role = _role_by_arn(account, parts[1], resource)
-            return (
-                (policy_document(role.assume_role_policy_document), "role-trust")
-                if role
-                else (None, None)
-            )
+            if role is None:  # STS refuses a missing role as an untrusting one
+                return {"Version": "2012-10-17", "Statement": []}, "role-trust"
+            return policy_document(role.assume_role_policy_document), "role-trust"
         if service == "s3":
             return _bucket_policy(rest.split("/", 1)[0]), "generic"
         return _regional_policy(service, region, account, rest, resource)

@@ -28,7 +28,6 @@ import moto.awslambda.models as lambda_models
 import moto.awslambda.responses as lambda_responses
 from moto.awslambda.exceptions import UnknownFunctionException, UnknownLayerVersionException
 from moto.core.common_models import CloudFormationModel
-from moto.sts.models import sts_backends
 from moto.utilities.arns import parse_arn
 from moto.utilities.utils import get_partition
 
@@ -66,6 +65,8 @@ LambdaResponse: Any = lambda_responses.LambdaResponse
 LambdaBackend: Any = lambda_models.LambdaBackend
 LambdaEventInvokeConfig: Any = lambda_models.EventInvokeConfig
 
+LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
+
 
 def _function_spec(fn: Any) -> FunctionSpec:
     environment = {str(k): str(v) for k, v in (fn.environment_vars or {}).items()}
@@ -86,21 +87,16 @@ def _function_spec(fn: Any) -> FunctionSpec:
 
 
 def execution_role_credentials(spec: FunctionSpec) -> Mapping[str, str]:
-    """Assume the execution role through moto's STS backend directly (the Lambda service
-    does it, so no trust check), in the function's account: the keys map to that account."""
-    backend: Any = sts_backends[spec.account_id][get_partition(spec.region)]
-    session = backend.assume_role(
-        region_name=spec.region,
-        role_session_name=spec.function_name[:64],
-        role_arn=spec.role_arn,
-        policy=None,
-        duration=43200,
-        external_id=None,
+    """Keys of a session of the execution role, as the Lambda service assumes it: the role
+    must trust lambda.amazonaws.com (else the invocation fails, as Lambda answers "The role
+    defined for the function cannot be assumed by Lambda"); the keys map to its account."""
+    credentials = service_role_credentials(
+        spec.role_arn, LAMBDA_PRINCIPAL, region=spec.region, session_name=spec.function_name
     )
     return {
-        "AWS_ACCESS_KEY_ID": session.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
-        "AWS_SESSION_TOKEN": session.session_token,
+        "AWS_ACCESS_KEY_ID": credentials["access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": credentials["secret_access_key"],
+        "AWS_SESSION_TOKEN": credentials["session_token"],
     }
 
 
@@ -235,9 +231,6 @@ def _invocation_record(
         "responseContext": context,
         "responsePayload": response,
     }
-
-
-LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
 
 
 def execution_role_may(fn: Any, action: str, resource: str) -> bool:
