@@ -180,6 +180,7 @@ class OnboardingStack(Stack):
                     partition=s.partition,
                     apply_timeout_seconds=s.halyard_apply_timeout_seconds,
                     readiness_seconds=s.clouddriver_readiness_seconds,
+                    external_id=s.managed_role_external_id,
                 )
             ),
         )
@@ -298,6 +299,8 @@ class OnboardingStack(Stack):
             "ORG_ACCESS_ROLE_NAME": s.org_access_role_name,
             "MANAGED_ROLE_NAME": s.managed_role_name,
             "MANAGED_ROLE_POLICIES": ",".join(s.managed_role_policies),
+            "MANAGED_ROLE_EXTERNAL_ID": s.managed_role_external_id,
+            "MANAGED_ROLE_PERMISSIONS_BOUNDARY": s.managed_role_permissions_boundary,
             "BASE_ROLE_NAME": s.base_role_name,
             "DEFAULT_REGIONS": ",".join(s.regions),
             "ACCOUNT_NAME_TEMPLATE": s.account_name_template,

@@ -22,6 +22,7 @@ from spinboard.halyard_document import (
     DEFAULT_READINESS_SECONDS,
     ENVIRONMENT_PATTERN,
     HAL_COMMAND_PATTERN,
+    external_id_problem,
     fixed_waits,
     validate_parameters,
     waits_fit,
@@ -35,6 +36,8 @@ REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]{1,128}$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+# A customer managed policy's name (CreatePolicy's PolicyName), at the root path.
+CUSTOMER_POLICY_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,128}$")
 #: The longest SSM command a sync may wait for; SyncSpinnaker's history budget assumes it.
 MAX_HALYARD_TIMEOUT_SECONDS = 3600
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,100}$")
@@ -116,6 +119,8 @@ class Settings:
     hal_call_seconds: int = DEFAULT_HAL_CALL_SECONDS
     control_tower_home_region: str = ""
     service_catalog_principals: tuple[str, ...] = ()
+    managed_role_external_id: str = ""
+    managed_role_permissions_boundary: str = ""
 
     @property
     def spinnaker_in_management_account(self) -> bool:
@@ -257,6 +262,14 @@ class Settings:
             hal_call_seconds=reader.integer(
                 "halCallSeconds", cls.hal_call_seconds, low=1, high=120
             ),
+            managed_role_external_id=reader.external_id("managedRoleExternalId"),
+            managed_role_permissions_boundary=reader.text(
+                "managedRolePermissionsBoundary",
+                CUSTOMER_POLICY_NAME,
+                "the name (not the ARN) of a customer managed policy that exists in every"
+                " member account, 1-128 of A-Za-z0-9+=,.@_- (or empty for no boundary)",
+                default=cls.managed_role_permissions_boundary,
+            ),
         )
         _check_one_partition(settings)
         _check_halyard(settings)
@@ -343,6 +356,17 @@ class _ContextReader:
         if not isinstance(value, str) or not pattern.match(value):
             raise SettingsError(f"context key '{key}' is {value!r}; expected {expected}")
         return value
+
+    def external_id(self, key: str) -> str:
+        """Optional: an sts:ExternalId the SSM document and hal carry as it is."""
+        value = self._raw(key)
+        if value is None or value == "":
+            return ""
+        problem = external_id_problem(value) if isinstance(value, str) else "it is not a string"
+        if problem:
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            raise SettingsError(f"context key '{key}' is {shown}: {problem}")
+        return str(value)
 
     def iam_name(self, key: str, default: str) -> str:
         return self.text(key, IAM_NAME, "an IAM name (1-64 of A-Za-z0-9+=,.@_-)", default)

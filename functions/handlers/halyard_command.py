@@ -22,14 +22,16 @@ from spinboard.step_handler import step_handler
 @step_handler("halyard command sent", per_account=False)
 def send(step: StepEvent) -> dict[str, Any]:
     settings = sync_settings().require(REGISTRY_TABLE, MINNAKER_INSTANCE_ID, HALYARD_DOCUMENT_NAME)
+    runtime = runtime_settings()
     command = sync_steps.send_command(
         step.request,
         ssm=boto3.client("ssm", config=CLIENT_CONFIG),
         table=registry.open_table(settings.registry_table),
         settings=settings,
-        role_name=runtime_settings().managed_role_name,
+        role_name=runtime.managed_role_name,
         execution=step.execution,
         partition=partition_of(boto3.Session()),
+        external_id=runtime.managed_role_external_id,
     )
     return command.to_dict()
 

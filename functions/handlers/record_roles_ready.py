@@ -7,7 +7,12 @@ import boto3
 from spinboard import registration, registry
 from spinboard.onboarding import StepEvent
 from spinboard.role_chain import CLIENT_CONFIG
-from spinboard.settings import REGISTRY_TABLE, SYNC_STATE_MACHINE_ARN, sync_settings
+from spinboard.settings import (
+    REGISTRY_TABLE,
+    SYNC_STATE_MACHINE_ARN,
+    runtime_settings,
+    sync_settings,
+)
 from spinboard.step_handler import step_handler
 
 
@@ -20,4 +25,5 @@ def handler(step: StepEvent) -> dict[str, Any]:
         sfn=boto3.client("stepfunctions", config=CLIENT_CONFIG),
         state_machine_arn=settings.sync_state_machine_arn,
         execution=step.execution,
+        external_id=runtime_settings().managed_role_external_id,
     )

@@ -16,11 +16,13 @@ from spinboard.step_handler import step_handler
 @step_handler("sync planned", per_account=False)
 def handler(step: StepEvent) -> dict[str, Any]:  # noqa: ARG001
     settings = sync_settings().require(REGISTRY_TABLE)
+    runtime = runtime_settings()
     plan = sync_steps.plan_round(
         table=registry.open_table(settings.registry_table),
         settings=settings,
-        role_name=runtime_settings().managed_role_name,
+        role_name=runtime.managed_role_name,
         partition=partition_of(boto3.Session()),
+        external_id=runtime.managed_role_external_id,
     )
     if not plan.wait:
         metrics.add_metric(name="SyncBatchSize", unit=MetricUnit.Count, value=plan.batch.size)

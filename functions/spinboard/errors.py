@@ -52,6 +52,15 @@ class TargetAccountNeverReady(SpinboardError):
     """
 
 
+class PermissionsBoundaryNotFound(SpinboardError):
+    """The permissions boundary policy (``managedRolePermissionsBoundary``) is missing.
+
+    Checked in the target account before any write: the managed role is never created or
+    changed without its boundary. The platform team creates the policy in the account (or
+    changes the setting) and starts the onboarding again. Not retried.
+    """
+
+
 class ManagingRoleNotFound(SpinboardError):
     """The managing role (``Spinnaker``) does not exist in the Spinnaker account.
 

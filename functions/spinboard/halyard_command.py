@@ -75,10 +75,16 @@ class HalyardSettings:
     apply_timeout_seconds: int = DEFAULT_APPLY_TIMEOUT_SECONDS
     readiness_seconds: int = DEFAULT_READINESS_SECONDS
     hal_call_seconds: int = DEFAULT_HAL_CALL_SECONDS
+    external_id: str = ""
+    """The sts:ExternalId the managed roles require (MANAGED_ROLE_EXTERNAL_ID); "" = none."""
 
     @classmethod
     def from_settings(
-        cls, settings: SyncSettings, role_name: str, partition: str = "aws"
+        cls,
+        settings: SyncSettings,
+        role_name: str,
+        partition: str = "aws",
+        external_id: str = "",
     ) -> "HalyardSettings":
         return cls(
             document_name=settings.halyard_document_name,
@@ -93,6 +99,7 @@ class HalyardSettings:
             apply_timeout_seconds=settings.apply_timeout_seconds,
             readiness_seconds=settings.readiness_seconds,
             hal_call_seconds=settings.hal_call_seconds,
+            external_id=external_id,
         )
 
     def fixed_parameters(self, *, deploy_apply: bool = True) -> dict[str, str]:
@@ -105,10 +112,23 @@ class HalyardSettings:
             "DeployApply": "true" if deploy_apply else "false",
             "ApplyTimeoutSeconds": str(self.apply_timeout_seconds),
             "ReadinessSeconds": str(self.readiness_seconds),
+            "ExternalId": self.external_id,
         }
 
     def document(self) -> dict[str, Any]:
-        return halyard_document.document_content(self.hal_command, self.environment)
+        """The document as the stack creates it from the same settings (its size counts)."""
+        return halyard_document.document_content(
+            defaults=halyard_document.DocumentDefaults(
+                hal_command=self.hal_command,
+                environment=self.environment,
+                kubectl_command=self.kubectl_command,
+                clouddriver_path=self.clouddriver_path,
+                partition=self.partition,
+                apply_timeout_seconds=self.apply_timeout_seconds,
+                readiness_seconds=self.readiness_seconds,
+                external_id=self.external_id,
+            )
+        )
 
     def limits(self) -> CommandLimits:
         """What one command may hold and take (``sync_plan`` cuts rounds with it)."""
@@ -186,8 +206,8 @@ def parameters(
     except ValueError as error:
         raise HalyardParametersRejected(
             f"the halyard command was not sent: {error}. The accounts come from the registry "
-            "and the other values from the HALYARD_*, KUBECTL_COMMAND and CLOUDDRIVER_* "
-            "settings."
+            "and the other values from the HALYARD_*, KUBECTL_COMMAND, CLOUDDRIVER_* and "
+            "MANAGED_ROLE_EXTERNAL_ID settings."
         ) from error
     limits = settings.limits()
     stdout = sum(halyard_document.stdout_chars(op) for op in operations)
@@ -211,6 +231,8 @@ class SentCommand:
     deploy_apply: bool = False
     skipped: bool = False
     """Nothing was left to do: no SSM command was sent."""
+    external_id: str = ""
+    """The ExternalId the command gave halyard ("" = none): what halconfig holds after it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -221,6 +243,7 @@ class SentCommand:
             "operations": self.operations,
             "deployApply": self.deploy_apply,
             "skipped": self.skipped,
+            "externalId": self.external_id or None,
         }
 
     @classmethod
@@ -229,12 +252,14 @@ class SentCommand:
             command_id, instance_id = raw.get("commandId"), raw.get("instanceId")
             sent_at = parse_iso(raw.get("sentAt"))
             index, operations = raw.get("index", 0), raw.get("operations", "")
+            external_id = raw.get("externalId") or ""
             if (
                 isinstance(command_id, str)
                 and isinstance(instance_id, str)
                 and sent_at
                 and isinstance(index, int)
                 and isinstance(operations, str)
+                and isinstance(external_id, str)
             ):
                 return cls(
                     command_id,
@@ -244,6 +269,7 @@ class SentCommand:
                     operations,
                     raw.get("deployApply") is True,
                     raw.get("skipped") is True,
+                    external_id,
                 )
         raise InvalidRequest(
             'the command to check must be {"commandId", "instanceId", "sentAt", ...} as the '
@@ -278,7 +304,13 @@ def send(
     except ClientError as error:
         raise _send_error(error, settings) from error
     return SentCommand(
-        response["Command"]["CommandId"], settings.instance_id, now, index, encoded, deploy_apply
+        response["Command"]["CommandId"],
+        settings.instance_id,
+        now,
+        index,
+        encoded,
+        deploy_apply,
+        external_id=settings.external_id,
     )
 
 

@@ -6,13 +6,17 @@ the values, as separate arguments, to a python3 program (standard library only, 
 ``python3 -I -S``: Minnaker hosts have python3, not boto3 or the AWS CLI). The program:
 
 1. probes, with the instance's own credentials, that the managed role of every account to
-   upsert can be assumed (IAM propagation: 10-60 s); an account whose role never becomes
-   assumable fails alone;
+   upsert can be assumed (IAM propagation: 10-60 s), presenting ``ExternalId`` when it is
+   set; an account whose role never becomes assumable fails alone;
 2. reads halyard's state ONCE, as JSON (``hal config --no-validate -q -o json``: the
    current deployment, printed by Jackson; no human text is parsed), and decides for each
    operation: ``account add`` (absent), ``account edit`` (different), nothing (identical),
    a failure (the name belongs to another provider: halyard names are unique across
-   providers), ``account delete`` (present) or nothing (absent);
+   providers), ``account delete`` (present) or nothing (absent). The external id is part
+   of the comparison: with ``ExternalId`` set, add and edit pass ``--external-id``; an
+   account that holds one when ``ExternalId`` is empty is deleted and added again
+   (``replaced``), because ``account edit`` keeps a value it is not given and an empty
+   one would reach STS (which refuses ExternalIds shorter than 2 characters);
 3. runs each hal call as an argument list (never through a shell); a failed call fails
    only its account, the others carry on;
 4. when ``DeployApply`` is true: ``hal config provider aws enable`` if the provider is
@@ -69,6 +73,10 @@ VERIFY = f"verify:{NAME}:{ACCOUNT_ID}:{REGIONS}"
 ITEM = f"({UPSERT}|{DELETE}|{VERIFY})"
 WORD = "[A-Za-z0-9./_=:-]+"
 PAIR = "[A-Z_][A-Z0-9_]*=[A-Za-z0-9./_:-]*"
+# sts:AssumeRole's ExternalId: 2-1224 of [\w+=,.@:/-] (ASCII). Not first: '@' (halyard's
+# JCommander reads an argument starting with '@' as a file of arguments) and '-' (an option).
+MAX_EXTERNAL_ID_CHARS = 1224
+EXTERNAL_ID = f"[A-Za-z0-9_+=,.:/][A-Za-z0-9_+=,.@:/-]{{1,{MAX_EXTERNAL_ID_CHARS - 1}}}"
 
 # --- the allowedPatterns: flat, linear for java.util.regex, Go regexp and bash --------
 
@@ -80,6 +88,8 @@ PARTITION_PATTERN = "^(aws|aws-cn|aws-us-gov)$"
 DEPLOY_APPLY_PATTERN = "^(true|false)$"
 PROBE_NUMBER_PATTERN = "^[0-9]{1,2}$"
 SECONDS_PATTERN = "^[0-9]{1,5}$"
+# Go regexp refuses counts above 1000: the length and the first character are structure.
+EXTERNAL_ID_PATTERN = "^[A-Za-z0-9_+=,.@:/-]*$"
 
 PARAMETER_PATTERNS: Mapping[str, str] = {
     "Operations": OPERATIONS_PATTERN,
@@ -93,6 +103,7 @@ PARAMETER_PATTERNS: Mapping[str, str] = {
     "ReadinessSeconds": SECONDS_PATTERN,
     "ProbeAttempts": PROBE_NUMBER_PATTERN,
     "ProbeIntervalSeconds": PROBE_NUMBER_PATTERN,
+    "ExternalId": EXTERNAL_ID_PATTERN,
 }
 # The structure a value must also have: each space-separated part matches; may be empty.
 PART_PATTERNS: Mapping[str, tuple[str, bool]] = {
@@ -100,6 +111,7 @@ PART_PATTERNS: Mapping[str, tuple[str, bool]] = {
     "HalCommand": (WORD, False),
     "Environment": (PAIR, True),
     "KubectlCommand": (WORD, False),
+    "ExternalId": (EXTERNAL_ID, True),
 }
 # Shell variables the script reads each parameter into, in the program's argument order.
 _SCRIPT_VARIABLES: Mapping[str, str] = {
@@ -114,6 +126,7 @@ _SCRIPT_VARIABLES: Mapping[str, str] = {
     "ReadinessSeconds": "READINESS",
     "ProbeAttempts": "PROBE_ATTEMPTS",
     "ProbeIntervalSeconds": "PROBE_INTERVAL",
+    "ExternalId": "EXTERNAL_ID",
 }
 
 DEFAULT_HAL_COMMAND = "kubectl -n spinnaker exec -i halyard-0 -- hal"
@@ -183,11 +196,35 @@ def structure_problem(name: str, value: str) -> str | None:
     part, may_be_empty = PART_PATTERNS[name]
     if value == "":
         return None if may_be_empty else "it is empty"
+    if name == "ExternalId":
+        return external_id_problem(value)
     for index, piece in enumerate(value.split(" "), start=1):
         if not _PARTS_RE[name].fullmatch(piece):
             return f"part {index} ({_shorten(piece, 80)!r}) does not match {part}"
         if name == "Operations" and len(piece.split(":")[1]) > MAX_NAME_CHARS:
             return f"part {index} names an account longer than {MAX_NAME_CHARS} characters"
+    return None
+
+
+def external_id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be the managed roles' external id, if it cannot.
+
+    STS takes 2-1224 characters of ``[\\w+=,.@:/-]``; halyard's command line (JCommander)
+    reads an argument that starts with ``@`` as a file of arguments and one that starts
+    with ``-`` as an option, so neither may come first. Every other character of that set
+    is safe inside the document's single quotes, as a hal argument and in halconfig.
+    Equivalent to matching ``EXTERNAL_ID``.
+    """
+    if not 2 <= len(value) <= MAX_EXTERNAL_ID_CHARS:
+        return f"an external id is 2 to {MAX_EXTERNAL_ID_CHARS} characters, not {len(value)}"
+    if not re.fullmatch(EXTERNAL_ID_PATTERN, value):
+        return "an external id holds only ASCII letters, digits and + = , . @ : / _ -"
+    if value[0] in "@-":
+        return (
+            f"an external id may not start with {value[0]!r}: halyard's command line reads "
+            "an argument starting with @ as a file of arguments and one starting with - as "
+            "an option"
+        )
     return None
 
 
@@ -220,6 +257,7 @@ class DocumentDefaults:
     readiness_seconds: int = DEFAULT_READINESS_SECONDS
     probe_attempts: int = DEFAULT_PROBE_ATTEMPTS
     probe_interval_seconds: int = DEFAULT_PROBE_INTERVAL_SECONDS
+    external_id: str = ""
 
     def values(self) -> dict[str, str]:
         return {
@@ -234,6 +272,7 @@ class DocumentDefaults:
             "ReadinessSeconds": str(self.readiness_seconds),
             "ProbeAttempts": str(self.probe_attempts),
             "ProbeIntervalSeconds": str(self.probe_interval_seconds),
+            "ExternalId": self.external_id,
         }
 
 
@@ -258,6 +297,11 @@ _DESCRIPTIONS: Mapping[str, str] = {
         "succeeds (IAM propagation); 0 = no probe."
     ),
     "ProbeIntervalSeconds": "Seconds between two probe attempts, and between readiness checks.",
+    "ExternalId": (
+        "The sts:ExternalId the managed roles' trust requires: given to halyard "
+        "(--external-id) and to the probe. Empty: none (an account holding one is re-added "
+        "without it)."
+    ),
 }
 
 
@@ -584,12 +628,13 @@ def sign(url, body, region, keys, now):
     return headers
 
 
-def assume(endpoint, region, keys, role_arn):
+def assume(endpoint, region, keys, role_arn, external_id=None):
     # None when sts:AssumeRole answers 200, else the error.
-    body = P.urlencode([
+    fields = [
         ('Action', 'AssumeRole'), ('Version', '2011-06-15'), ('RoleArn', role_arn),
         ('RoleSessionName', 'spinboard-probe'), ('DurationSeconds', '900'),
-    ]).encode()
+    ]
+    body = P.urlencode(fields + ([('ExternalId', external_id)] if external_id else [])).encode()
     now = datetime.datetime.now(datetime.timezone.utc)
     try:
         code, text = call('POST', endpoint, sign(endpoint, body, region, keys, now), body)
@@ -599,7 +644,7 @@ def assume(endpoint, region, keys, role_arn):
     detail = ': '.join(html.unescape(m.group(1)) for m in found if m) or text[:300]
     return None if code == 200 else f'HTTP {code} {detail}'
 
-def probe_roles(attempts, interval, roles):
+def probe_roles(attempts, interval, roles, external_id=None):
     # {name: role ARN} -> {name: why it could not be assumed}; OSError without credentials.
     keys, region = credentials(), region_name().strip()
     endpoint = ENV.get('AWS_ENDPOINT_URL_STS') or ENV.get('AWS_ENDPOINT_URL')
@@ -608,15 +653,16 @@ def probe_roles(attempts, interval, roles):
     errors, started = dict.fromkeys(roles, 'not tried'), time.monotonic()
     for attempt in range(1, attempts + 1):
         for name in [name for name in roles if name in errors]:
-            errors[name] = assume(endpoint, region, keys, roles[name])
+            errors[name] = assume(endpoint, region, keys, roles[name], external_id)
             if errors[name] is None:
                 del errors[name]
         if not errors or attempt == attempts:
             break
         time.sleep(interval)
     spent = time.monotonic() - started
+    given = ' with the external id' if external_id else ''
     return {
-        name: f'this instance cannot assume {roles[name]}: {attempts} attempts in '
+        name: f'this instance cannot assume {roles[name]}{given}: {attempts} attempts in '
         f'{spent:.0f} s, the last STS error: {error}'
         for name, error in errors.items()
     }
@@ -656,11 +702,14 @@ if __name__ == '__main__':
 
 # The document's program. Arguments, in order: Operations, HalCommand, Environment,
 # KubectlCommand, ClouddriverPath, Partition, DeployApply, ApplyTimeoutSeconds,
-# ReadinessSeconds, ProbeAttempts, ProbeIntervalSeconds.
+# ReadinessSeconds, ProbeAttempts, ProbeIntervalSeconds, ExternalId.
 _CONVERGE_MAIN = r"""
 ITEM = re.compile('@ITEM@')
 WORD = re.compile('@WORD@')
 PAIR = re.compile('@PAIR@')
+EXTERNAL_ID = re.compile('@EXTERNAL_ID@')
+# What Spinboard writes of an aws account; anything else was set by someone else.
+OWN_FIELDS = ('name', 'accountId', 'regions', 'assumeRole', 'externalId', 'providerVersion')
 ANSI = re.compile('\x1b\\[[0-9;?]*[A-Za-z]')
 REASON_CHARS, STDERR_CHARS, CALL_TIMEOUT = @REASON_CHARS@, @STDERR_CHARS@, @CALL_TIMEOUT@
 STEPS = ('account-add', 'account-edit', 'account-delete')
@@ -778,10 +827,16 @@ def read_halyard(hal):
     return accounts, others, aws.get('enabled') is True
 
 
+def set_by_others(account):
+    return sorted(key for key, value in account.items()
+                  if key not in OWN_FIELDS and value not in (None, '', [], {}))
+
+
 def main(argv):
     (operations, hal_words, pairs, kubectl_words, clouddriver, partition, deploy_apply,
-     apply_timeout, readiness, attempts, interval) = argv[1:12]
+     apply_timeout, readiness, attempts, interval, external_id) = argv[1:13]
     items = [item.split(':') for item in split_parts(operations, ITEM, 'Operations')]
+    external_id = (split_parts(external_id, EXTERNAL_ID, 'ExternalId') or [None])[0]
     environment = dict(ENV)
     for pair in split_parts(pairs, PAIR, 'Environment'):
         key, _, value = pair.partition('=')
@@ -803,7 +858,7 @@ def main(argv):
     if upserts and attempts > 0:
         roles = {i[1]: f'arn:{partition}:iam::{i[2]}:role/{i[3]}' for i in upserts}
         try:
-            unassumable = probe_roles(attempts, interval, roles)
+            unassumable = probe_roles(attempts, interval, roles, external_id)
         except (OSError, ValueError, KeyError, IndexError) as failure:
             why = f'no instance credentials to probe with: {failure!r}'
             fail_command('probe', 'instance', 'credentials', 1, why)
@@ -842,13 +897,34 @@ def main(argv):
             str(current.get('accountId')) == account
             and current.get('assumeRole') == wanted
             and region_names(current.get('regions')) == regions
+            and current.get('externalId') == external_id
         ):
             line('@RESULT@ upsert', name, 'unchanged')
             continue
+        outcome = 'edited' if current is not None else 'added'
+        if current is not None and external_id is None and current.get('externalId') is not None:
+            # hal's edit keeps a value it is not given, and an empty one would reach STS:
+            # only a delete and an add drop the external id.
+            others = set_by_others(current)
+            if others:
+                failed.add(name)
+                why = (f'dropping its external id takes a delete and an add, which would '
+                       f'lose its {", ".join(others)}: remove them or the account by hand')
+                fail('upsert', name, 'external-id', 1, why)
+                continue
+            code, out, err = hal.run(['config', 'provider', 'aws', 'account', 'delete', name])
+            if code != 0:
+                failed.add(name)
+                fail('upsert', name, 'account-delete', code, err + out, err + out)
+                continue
+            del accounts[name]
+            current, outcome, changed = None, 'replaced', True
         action = 'edit' if current is not None else 'add'
         arguments = ['config', 'provider', 'aws', 'account', action, name,
                      '--account-id', account, '--assume-role', wanted,
                      '--regions', ','.join(regions)]
+        if external_id is not None:
+            arguments += ['--external-id', external_id]
         code, out, err = hal.run(arguments)
         if code != 0:
             failed.add(name)
@@ -856,8 +932,10 @@ def main(argv):
             continue
         accounts[name] = {'name': name, 'accountId': account, 'assumeRole': wanted,
                           'regions': [{'name': region} for region in regions]}
+        if external_id is not None:
+            accounts[name]['externalId'] = external_id
         changed = True
-        line('@RESULT@ upsert', name, 'added' if action == 'add' else 'edited')
+        line('@RESULT@ upsert', name, outcome)
 
     if deploy_apply == 'true':
         if accounts and not enabled:
@@ -920,6 +998,7 @@ def _program(main: str) -> str:
         .replace("@ITEM@", f"^{ITEM}$")
         .replace("@WORD@", f"^{WORD}$")
         .replace("@PAIR@", f"^{PAIR}$")
+        .replace("@EXTERNAL_ID@", f"^{EXTERNAL_ID}$")
         .replace("@REASON_CHARS@", str(REASON_CHARS))
         .replace("@STDERR_CHARS@", str(MAX_SCRIPT_STDERR_CHARS))
         .replace("@CALL_TIMEOUT@", str(HAL_CALL_TIMEOUT_SECONDS))

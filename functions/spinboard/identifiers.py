@@ -12,6 +12,9 @@ MANAGED_POLICY_NAME = re.compile(r"([\w+=,.@-]+/)*[\w+=,.@-]{1,128}", re.ASCII)
 MANAGED_POLICY_ARN = re.compile(
     r"arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}", re.ASCII
 )
+# A customer managed policy's name (CreatePolicy's PolicyName): 1-128 of letters, digits
+# and + = , . @ _ -
+CUSTOMER_POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
 # STS RoleSessionName: 2-64 of letters, digits and + = , . @ _ -
 _SESSION_NAME_FORBIDDEN = re.compile(r"[^\w+=,.@-]", re.ASCII)
 _SESSION_NAME_MAX = 64
@@ -30,6 +33,11 @@ def managed_policy_arn(partition: str, reference: str) -> str:
     if reference.startswith("arn:"):
         return reference
     return f"arn:{partition}:iam::aws:policy/{reference}"
+
+
+def customer_policy_arn(partition: str, account_id: str, name: str) -> str:
+    """The ARN of the customer managed policy ``name`` (at the root path) in an account."""
+    return f"arn:{partition}:iam::{account_id}:policy/{name}"
 
 
 def execution_name(execution_arn: str) -> str:

@@ -143,7 +143,7 @@ def provision_target_account(
     with readiness_window(request.account_id, started_at, settings.readiness_timeout_minutes, now):
         access = target_account_access(base, settings, request.account_id, execution)
         iam = access.iam_client()
-        spec = target_account.desired_state(settings, partition_of(base))
+        spec = target_account.desired_state(settings, partition_of(base), request.account_id)
         with access.first_contact():
             observed = target_account.observe(iam, spec)
     return target_account.converge(iam, request.account_id, spec, observed)

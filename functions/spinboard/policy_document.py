@@ -76,6 +76,22 @@ def trusted_principals(document: Mapping[str, Any]) -> list[str]:
     return sorted(found)
 
 
+def condition_values(document: Mapping[str, Any], key: str) -> list[str]:
+    """Every value the Allow statements' conditions test ``key`` against (any operator)."""
+    statements = document.get("Statement", [])
+    if isinstance(statements, Mapping):
+        statements = [statements]
+    found: set[str] = set()
+    for statement in statements:
+        if statement.get("Effect") != "Allow" or not isinstance(
+            statement.get("Condition"), Mapping
+        ):
+            continue
+        for tests in _condition(statement["Condition"]).values():
+            found.update(tests.get(key.lower(), []))
+    return sorted(found)
+
+
 def _canonical_statement(statement: Mapping[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in statement.items():

@@ -53,12 +53,17 @@ def record_roles_ready(
     sfn: "SFNClient",
     state_machine_arn: str,
     execution: str,
+    external_id: str = "",
     now: Clock = utc_now,
 ) -> dict[str, Any]:
-    """ROLES_READY, then start a sync (unless a retry finds the account already further)."""
+    """ROLES_READY, then start a sync (unless a retry finds the account already further).
+
+    ``external_id``: the managed role's external id now (MANAGED_ROLE_EXTERNAL_ID): an
+    account halconfig holds with another one is not REGISTERED without a sync.
+    """
     request = NormalizedRequest.from_dict(raw_request)
     moment = now()
-    account = registry.mark_roles_ready(table, request, execution, moment)
+    account = registry.mark_roles_ready(table, request, execution, moment, external_id=external_id)
     sync = None
     if account.status is Status.ROLES_READY:
         sync = request_sync(

@@ -3,7 +3,8 @@
 Items (partition key ``pk``, docs/CONTRACTS.md):
 
 - ``ACCOUNT#<id>``: the account: ``accountName``, ``regions``, ``status``, ``rolesReady``,
-  ``registeredName`` (the name halconfig holds for it, if any), timestamps, the last
+  ``registeredName`` (the name halconfig holds for it, if any), ``registeredRegions`` and
+  ``registeredExternalId`` (what the last sync registered it with), timestamps, the last
   execution that drove it and its last error;
 - ``NAME#<accountName>``: the claim of a Spinnaker account name by one AWS account;
 - ``LEASE#spinnaker-sync``: the sync lease (``spinboard.sync_lease``).
@@ -104,6 +105,8 @@ class Account:
     sync_execution: str | None = None
     halyard_batch_limit: int | None = None
     """At most this many changes share an SSM command with this account (after timeouts)."""
+    registered_external_id: str | None = None
+    """The external id halconfig holds for the account (``registeredExternalId``)."""
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> "Account":
@@ -124,6 +127,7 @@ class Account:
             organization_account_name=_optional_text(plain.get("organizationAccountName")),
             sync_execution=_optional_text(plain.get("syncExecution")),
             halyard_batch_limit=_optional_int(plain.get("halyardBatchLimit")),
+            registered_external_id=_optional_text(plain.get("registeredExternalId")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -385,7 +389,12 @@ def _still_conflicting(account_id: str) -> RuntimeError:
 
 
 def mark_roles_ready(
-    table: "Table", request: NormalizedRequest, execution: str, now: datetime
+    table: "Table",
+    request: NormalizedRequest,
+    execution: str,
+    now: datetime,
+    *,
+    external_id: str = "",
 ) -> Account:
     """PROVISIONING -> ROLES_READY (``rolesReady`` true), if ``execution`` still drives it.
 
@@ -395,10 +404,11 @@ def mark_roles_ready(
     ``InvalidRequest`` when it is not in the registry at all.
 
     An account that Spinnaker already holds exactly as requested (the last successful sync
-    registered this name with these regions) goes straight back to REGISTERED: halyard
+    registered this name with these regions, and halconfig holds ``external_id``, the
+    managed role's external id now, "" for none) goes straight back to REGISTERED: halyard
     has nothing to change, so a re-run costs no ``hal deploy apply``.
     """
-    if _still_registered_as_requested(table, request, execution, now):
+    if _still_registered_as_requested(table, request, execution, now, external_id):
         account = get_account(table, request.account_id)
         assert account is not None
         return account
@@ -440,9 +450,15 @@ def mark_roles_ready(
 
 
 def _still_registered_as_requested(
-    table: "Table", request: NormalizedRequest, execution: str, now: datetime
+    table: "Table", request: NormalizedRequest, execution: str, now: datetime, external_id: str
 ) -> bool:
-    """PROVISIONING -> REGISTERED when halconfig already holds this name with these regions."""
+    """PROVISIONING -> REGISTERED when halconfig already holds this name with these regions
+    and this external id (``registeredExternalId``; absent = none)."""
+    same_external_id = (
+        "registeredExternalId = :externalId"
+        if external_id
+        else "attribute_not_exists(registeredExternalId)"
+    )
     try:
         table.update_item(
             Key=account_key(request.account_id),
@@ -453,7 +469,7 @@ def _still_registered_as_requested(
             ConditionExpression=(
                 "lastExecution = :execution AND #status = :provisioning AND "
                 "accountName = :name AND registeredName = :name AND "
-                "regions = :regions AND registeredRegions = :regions"
+                f"regions = :regions AND registeredRegions = :regions AND {same_external_id}"
             ),
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
@@ -465,6 +481,7 @@ def _still_registered_as_requested(
                 ":execution": execution,
                 ":name": request.account_name,
                 ":regions": list(request.regions),
+                **({":externalId": external_id} if external_id else {}),
             },
         )
     except ClientError as error:
@@ -670,7 +687,7 @@ def _offboard(table: "Table", delete: PlannedDelete, sync_execution: str, now: d
             UpdateExpression=(
                 "SET #status = :offboarded, rolesReady = :false, updatedAt = :now, "
                 "syncExecution = :sync, lastError = :null "
-                "REMOVE registeredName, registeredRegions, failedStep"
+                "REMOVE registeredName, registeredRegions, registeredExternalId, failedStep"
             ),
             ConditionExpression="#status = :offboarding",
             ExpressionAttributeNames={"#status": "status"},
@@ -784,25 +801,36 @@ def limit_halyard_batch(table: "Table", account_ids: Iterable[str], limit: int) 
     return limited
 
 
-def record_halconfig_name(table: "Table", account_id: str, name: str, now: datetime) -> bool:
+def record_halconfig_name(
+    table: "Table", account_id: str, name: str, now: datetime, external_id: str | None = None
+) -> bool:
     """Note that halconfig holds ``name`` for the account, claiming the name if it is free.
 
+    With ``external_id``, also the external id halconfig holds for it
+    (``registeredExternalId``; "" = none, the attribute removed); ``None`` leaves it.
     Nothing is written when another account claimed the name meanwhile (its own upsert
     takes the halconfig entry over), or when the account is OFFBOARDED.
     """
+    update = "SET registeredName = :name, registeredAt = :now"
+    values: dict[str, Any] = {
+        ":name": name,
+        ":now": iso(now),
+        ":offboarded": Status.OFFBOARDED.value,
+    }
+    if external_id:
+        update += ", registeredExternalId = :externalId"
+        values[":externalId"] = external_id
+    elif external_id is not None:
+        update += " REMOVE registeredExternalId"
     items: list[TransactWriteItemTypeDef] = [
         {
             "Update": {
                 "TableName": table.name,
                 "Key": account_key(account_id),
-                "UpdateExpression": "SET registeredName = :name, registeredAt = :now",
+                "UpdateExpression": update,
                 "ConditionExpression": "attribute_exists(pk) AND #status <> :offboarded",
                 "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": {
-                    ":name": name,
-                    ":now": iso(now),
-                    ":offboarded": Status.OFFBOARDED.value,
-                },
+                "ExpressionAttributeValues": values,
             }
         },
         _claim(table.name, name, account_id, now),
@@ -815,7 +843,7 @@ def forget_halconfig_name(table: "Table", account_id: str, name: str) -> bool:
     try:
         table.update_item(
             Key=account_key(account_id),
-            UpdateExpression="REMOVE registeredName",
+            UpdateExpression="REMOVE registeredName, registeredExternalId",
             ConditionExpression="registeredName = :name",
             ExpressionAttributeValues={":name": name},
         )

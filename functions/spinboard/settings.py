@@ -23,6 +23,7 @@ from spinboard import account_name, halyard_document
 from spinboard.errors import ConfigurationError
 from spinboard.identifiers import (
     ACCOUNT_ID,
+    CUSTOMER_POLICY_NAME,
     IAM_ROLE_NAME,
     MANAGED_POLICY_ARN,
     MANAGED_POLICY_NAME,
@@ -77,6 +78,10 @@ class RuntimeSettings:
     default_regions: tuple[str, ...]
     account_name_template: str
     readiness_timeout_minutes: int
+    managed_role_external_id: str = ""
+    """The sts:ExternalId the managed role's trust requires and halyard passes; "" = none."""
+    managed_role_permissions_boundary: str = ""
+    """The name of the customer managed policy that bounds the managed role; "" = none."""
 
     @property
     def chains_through_management_account(self) -> bool:
@@ -107,6 +112,10 @@ class RuntimeSettings:
             ),
             readiness_timeout_minutes=reader.optional(
                 "READINESS_TIMEOUT_MINUTES", DEFAULT_READINESS_TIMEOUT_MINUTES, _minutes
+            ),
+            managed_role_external_id=reader.optional("MANAGED_ROLE_EXTERNAL_ID", "", _external_id),
+            managed_role_permissions_boundary=reader.optional(
+                "MANAGED_ROLE_PERMISSIONS_BOUNDARY", "", _boundary_policy_name
             ),
         )
 
@@ -300,6 +309,22 @@ def _policy_references(value: str) -> tuple[str, ...]:
     if len(set(references)) != len(references):
         raise ValueError("a policy is listed more than once")
     return tuple(references)
+
+
+def _external_id(value: str) -> str:
+    problem = halyard_document.external_id_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _boundary_policy_name(value: str) -> str:
+    if not CUSTOMER_POLICY_NAME.fullmatch(value):
+        raise ValueError(
+            "give the name (not the ARN) of a customer managed policy: 1 to 128 letters, "
+            "digits or any of + = , . @ _ -"
+        )
+    return value
 
 
 def _regions(value: str) -> tuple[str, ...]:

@@ -20,7 +20,9 @@
   one command is one command (changes, ``hal deploy apply``, readiness); a larger one is
   change commands, then ONE command that applies and starts verifying, then commands
   that only verify. An account whose earlier command timed out carries a batch limit
-  (``halyardBatchLimit``, halved at each timeout) that no command it is in exceeds.
+  (``halyardBatchLimit``, halved at each timeout) that no command it is in exceeds. An
+  upsert that drops an external id halconfig holds (``registeredExternalId`` while the
+  setting is empty) costs two hal calls: ``account delete`` and ``add``.
 """
 
 import math
@@ -157,8 +159,12 @@ def plan(
     role_name: str,
     limits: CommandLimits,
     max_round_accounts: int = MAX_ROUND_ACCOUNTS,
+    external_id: str = "",
 ) -> SyncPlan:
-    """The next round for ``accounts``; pure. See the module docstring for the rules."""
+    """The next round for ``accounts``; pure. See the module docstring for the rules.
+
+    ``external_id``: the managed roles' external id now ("" = none).
+    """
     everyone = list(accounts)
     ready = [account for account in everyone if account.status is Status.ROLES_READY]
     units = [_unit(account) for account in everyone if account.status in PENDING_STATUSES]
@@ -189,19 +195,43 @@ def plan(
         policy_account_ids=policy_account_ids(everyone),
         more=len(chosen) < len(units),
         notes=tuple(notes),
-        commands=plan_commands(chosen, batch, role_name, limits),
+        commands=plan_commands(
+            chosen,
+            batch,
+            role_name,
+            limits,
+            replaced=frozenset(
+                account.account_id
+                for account in everyone
+                if account.registered_external_id and not external_id
+            ),
+        ),
     )
 
 
 def plan_commands(
-    units: Sequence["_Unit"], batch: Batch, role_name: str, limits: CommandLimits
+    units: Sequence["_Unit"],
+    batch: Batch,
+    role_name: str,
+    limits: CommandLimits,
+    *,
+    replaced: frozenset[str] = frozenset(),
 ) -> tuple[PlannedCommand, ...]:
-    """The round's SSM commands, each within ``limits`` (see the module docstring)."""
+    """The round's SSM commands, each within ``limits`` (see the module docstring).
+
+    ``replaced``: accounts whose upsert deletes and adds the account (one hal call more).
+    """
     if batch.size == 0:
         return ()
     kept = {u.account_id for u in batch.upserts} | {d.account_id for d in batch.deletes}
+    upserted = {u.account_id for u in batch.upserts}
     changes = [
-        _Work(unit.account_id, _change_ops(unit, batch, role_name), unit.batch_limit)
+        _Work(
+            unit.account_id,
+            _change_ops(unit, batch, role_name),
+            unit.batch_limit,
+            extra_calls=int(unit.account_id in replaced and unit.account_id in upserted),
+        )
         for unit in units
         if unit.account_id in kept
     ]
@@ -212,7 +242,7 @@ def plan_commands(
     together = [*changes, *verifies]
     if (
         _fits(together, limits)
-        and limits.apply_command_seconds(len(changes), len(verifies)) <= limits.time_budget
+        and limits.apply_command_seconds(_calls(changes), len(verifies)) <= limits.time_budget
         and all(len(changes) <= work.limit for work in changes)
     ):
         return (_command(changes, verifies, deploy_apply=True),)
@@ -231,6 +261,8 @@ class _Work:
     account_id: str
     operations: tuple[halyard_document.Operation, ...]
     limit: int = 1 << 30
+    extra_calls: int = 0
+    """hal calls beyond one per operation (an upsert that deletes and adds the account)."""
 
 
 def _change_ops(
@@ -254,8 +286,9 @@ def _change_ops(
 
 
 def _calls(works: Sequence[_Work]) -> int:
-    """One hal call (or one readiness check) per operation: a rename is two."""
-    return sum(len(work.operations) for work in works)
+    """One hal call (or one readiness check) per operation: a rename is two, and so is an
+    upsert that drops an external id."""
+    return sum(len(work.operations) + work.extra_calls for work in works)
 
 
 def _fits(works: Sequence[_Work], limits: CommandLimits) -> bool:

@@ -3,8 +3,9 @@
 A round is one or more SSM commands (``sync_plan``). After each, per account of the
 command, from its output lines:
 
-- ``upsert`` added / edited / unchanged: halconfig holds the account (``registeredName``);
-  it stays ROLES_READY until clouddriver serves it;
+- ``upsert`` added / edited / replaced / unchanged: halconfig holds the account
+  (``registeredName``) with the command's external id (``registeredExternalId``); it
+  stays ROLES_READY until clouddriver serves it;
 - ``delete`` removed / absent: halconfig no longer holds the name;
 - ``verify`` served: clouddriver serves the account as planned: REGISTERED;
 - any of them failed (the role could not be assumed, the name belongs to another
@@ -42,7 +43,7 @@ from spinboard.sync_plan import SyncPlan
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-_IN_HALCONFIG = frozenset({"added", "edited", "unchanged"})
+_IN_HALCONFIG = frozenset({"added", "edited", "replaced", "unchanged"})
 _OUT_OF_HALCONFIG = frozenset({"removed", "absent"})
 
 
@@ -166,7 +167,9 @@ def record(
             else:
                 failed += _fail(table, [entry], reason, sync_execution, now, step=result.step)
         elif verb == "upsert" and result.outcome in _IN_HALCONFIG:
-            registry.record_halconfig_name(table, entry.account_id, name, now)
+            registry.record_halconfig_name(
+                table, entry.account_id, name, now, external_id=sent.external_id
+            )
         elif verb == "delete" and result.outcome in _OUT_OF_HALCONFIG:
             registry.forget_halconfig_name(table, entry.account_id, name)
             registry.release_unused_claim(table, entry.account_id, name)

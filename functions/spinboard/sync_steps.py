@@ -99,15 +99,17 @@ def plan_round(
     settings: SyncSettings,
     role_name: str,
     partition: str = "aws",
+    external_id: str = "",
     now: Clock = utc_now,
 ) -> SyncPlan:
-    halyard = HalyardSettings.from_settings(settings, role_name, partition)
+    halyard = HalyardSettings.from_settings(settings, role_name, partition, external_id)
     return sync_plan.plan(
         registry.scan_accounts(table),
         now=now(),
         batch_window_seconds=settings.sync_batch_window_seconds,
         role_name=role_name,
         limits=halyard.limits(),
+        external_id=external_id,
     )
 
 
@@ -140,6 +142,7 @@ def send_command(
     role_name: str,
     execution: str,
     partition: str = "aws",
+    external_id: str = "",
     now: Clock = utc_now,
 ) -> SentCommand:
     """Check the parameters, renew the lease to outlast the command, then send it.
@@ -151,7 +154,7 @@ def send_command(
             'the request must be {"plan": <SyncPlan result>, "index": <command number>}'
         )
     plan, index = SyncPlan.from_dict(raw_request.get("plan")), int(raw_request["index"])
-    halyard = HalyardSettings.from_settings(settings, role_name, partition)
+    halyard = HalyardSettings.from_settings(settings, role_name, partition, external_id)
     accounts = {account.account_id: account for account in registry.scan_accounts(table)}
     operations, deploy_apply = halyard_command.command_operations(plan, index, role_name, accounts)
     # Raises before the lease is touched.

@@ -3,8 +3,11 @@
 Procedure Parts 1, 2 and 5, as desired state:
 
 - role ``MANAGED_ROLE_NAME`` (``SpinnakerManagedRole``): trusted only by the managing role
-  in the Spinnaker account (``sts:AssumeRole``), the configured managed policies attached
-  (``PowerUserAccess``), inline policy ``PassRole-and-Certificates``;
+  in the Spinnaker account (``sts:AssumeRole``; with MANAGED_ROLE_EXTERNAL_ID, only when
+  the caller presents that ``sts:ExternalId``), the configured managed policies attached
+  (``PowerUserAccess``), inline policy ``PassRole-and-Certificates``, and, with
+  MANAGED_ROLE_PERMISSIONS_BOUNDARY, that customer managed policy of the account as its
+  permissions boundary (which must exist: checked before any write);
 - role ``BASE_ROLE_NAME`` (``BaseIAMRole``): trusted by EC2, no permissions, and an
   instance profile of the same name holding it: clouddriver passes the name as the
   instance profile name, and only the console creates one implicitly.
@@ -12,7 +15,9 @@ Procedure Parts 1, 2 and 5, as desired state:
 ``observe`` only reads; ``converge`` compares by meaning and writes only what differs, so
 a second run writes nothing. Nothing is ever deleted: managed policies or inline policies
 someone added by hand are reported as warnings and left in place; a run that fails midway
-leaves what exists, and the next run finishes the job.
+leaves what exists, and the next run finishes the job. The managed role's trust and
+permissions boundary are Spinboard's: they follow the settings (an external id or a
+boundary removed from the settings is removed from the role).
 """
 
 from collections.abc import Callable, Mapping
@@ -22,14 +27,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.exceptions import ClientError
 
 from spinboard import policy_document
-from spinboard.errors import ConfigurationError
-from spinboard.identifiers import managed_policy_arn, role_arn
+from spinboard.errors import ConfigurationError, PermissionsBoundaryNotFound
+from spinboard.identifiers import customer_policy_arn, managed_policy_arn, role_arn
 from spinboard.policy_document import PolicyDocument
 from spinboard.settings import RuntimeSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
-    from mypy_boto3_iam.type_defs import RoleTypeDef, TagTypeDef
+    from mypy_boto3_iam.type_defs import CreateRoleRequestTypeDef, RoleTypeDef, TagTypeDef
 
 Action = Literal["created", "updated", "unchanged"]
 
@@ -68,18 +73,23 @@ EC2_TRUST_POLICY: PolicyDocument = {
 }
 
 
-def managed_role_trust_policy(managing_role_arn: str) -> PolicyDocument:
-    """Procedure Part 5, verbatim: only the Spinnaker (managing) role may assume it."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": [managing_role_arn]},
-                "Action": "sts:AssumeRole",
-            }
-        ],
+EXTERNAL_ID_KEY = "sts:ExternalId"
+
+
+def managed_role_trust_policy(managing_role_arn: str, external_id: str = "") -> PolicyDocument:
+    """Procedure Part 5, verbatim: only the Spinnaker (managing) role may assume it.
+
+    With ``external_id``, only when it presents that external id (clouddriver does, from
+    halyard's ``--external-id``).
+    """
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"AWS": [managing_role_arn]},
+        "Action": "sts:AssumeRole",
     }
+    if external_id:
+        statement["Condition"] = {"StringEquals": {EXTERNAL_ID_KEY: external_id}}
+    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 # --- desired state ------------------------------------------------------------------
@@ -91,6 +101,10 @@ class RoleSpec:
     description: str
     trust_policy: PolicyDocument
     tags: Mapping[str, str] = field(default_factory=lambda: dict(OWNERSHIP_TAGS))
+    manages_boundary: bool = False
+    """Whether the role's permissions boundary is Spinboard's to set (and to remove)."""
+    permissions_boundary: str | None = None
+    """The ARN of the boundary policy the role must have (when ``manages_boundary``)."""
 
 
 @dataclass(frozen=True)
@@ -105,10 +119,12 @@ class TargetAccountSpec:
         return self.base_role.name
 
 
-def desired_state(settings: RuntimeSettings, partition: str) -> TargetAccountSpec:
+def desired_state(settings: RuntimeSettings, partition: str, account_id: str) -> TargetAccountSpec:
+    """What target account ``account_id`` must hold, from the settings."""
     managing_role_arn = role_arn(
         partition, settings.spinnaker_account_id, settings.managing_role_name
     )
+    boundary = settings.managed_role_permissions_boundary
     return TargetAccountSpec(
         managed_role=RoleSpec(
             name=settings.managed_role_name,
@@ -116,7 +132,13 @@ def desired_state(settings: RuntimeSettings, partition: str) -> TargetAccountSpe
                 f"Assumed by Spinnaker ({managing_role_arn}) to deploy into this account. "
                 "Managed by Spinboard."
             ),
-            trust_policy=managed_role_trust_policy(managing_role_arn),
+            trust_policy=managed_role_trust_policy(
+                managing_role_arn, settings.managed_role_external_id
+            ),
+            manages_boundary=True,
+            permissions_boundary=(
+                customer_policy_arn(partition, account_id, boundary) if boundary else None
+            ),
         ),
         managed_policy_arns=tuple(
             managed_policy_arn(partition, reference) for reference in settings.managed_role_policies
@@ -142,6 +164,7 @@ class ObservedRole:
     description: str
     trust_policy: PolicyDocument
     tags: Mapping[str, str]
+    permissions_boundary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,7 +186,13 @@ class ObservedTargetAccount:
 
 
 def observe(iam: "IAMClient", spec: TargetAccountSpec) -> ObservedTargetAccount:
-    """Read what exists of ``spec`` in the account. No writes."""
+    """Read what exists of ``spec`` in the account. No writes.
+
+    First of all, the permissions boundary policy the managed role needs must exist
+    (``PermissionsBoundaryNotFound`` otherwise), so nothing is written without it.
+    """
+    if spec.managed_role.permissions_boundary:
+        require_policy(iam, spec.managed_role.permissions_boundary)
     managed_role = _get_role(iam, spec.managed_role.name)
     attached: tuple[str, ...] = ()
     inline_names: tuple[str, ...] = ()
@@ -198,6 +227,21 @@ def observe(iam: "IAMClient", spec: TargetAccountSpec) -> ObservedTargetAccount:
     )
 
 
+def require_policy(iam: "IAMClient", arn: str) -> None:
+    """Raise ``PermissionsBoundaryNotFound`` unless the managed policy ``arn`` exists."""
+    try:
+        iam.get_policy(PolicyArn=arn)
+    except iam.exceptions.NoSuchEntityException as error:
+        account_id, name = arn.split(":")[4], arn.split("/", 1)[1]
+        raise PermissionsBoundaryNotFound(
+            f"the permissions boundary policy {name} does not exist in account {account_id} "
+            f"({arn}). The managedRolePermissionsBoundary setting names a customer managed "
+            "policy that must exist in every member account before it is onboarded; nothing "
+            "was changed in the account. Create the policy there (or change the setting), "
+            "then start the onboarding again."
+        ) from error
+
+
 def _get_role(iam: "IAMClient", name: str) -> ObservedRole | None:
     try:
         role: RoleTypeDef = iam.get_role(RoleName=name)["Role"]
@@ -208,6 +252,7 @@ def _get_role(iam: "IAMClient", name: str) -> ObservedRole | None:
         description=role.get("Description", ""),
         trust_policy=policy_document.parse(role.get("AssumeRolePolicyDocument", "{}")),
         tags=_tag_map(role.get("Tags", [])),
+        permissions_boundary=role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn"),
     )
 
 
@@ -337,21 +382,39 @@ def _converge_role(
 ) -> ResourceOutcome:
     outcome = ResourceOutcome(ROLE, spec.name)
     if observed is None:
-        _write_trust(
-            spec,
-            lambda document: iam.create_role(
-                RoleName=spec.name,
-                AssumeRolePolicyDocument=document,
-                Description=spec.description,
-                Tags=_tag_list(spec.tags),
-            ),
-        )
-        outcome.record(
-            "created",
-            "created; trusted by "
-            + ", ".join(policy_document.trusted_principals(spec.trust_policy)),
-        )
+
+        def create(document: str) -> object:
+            request: CreateRoleRequestTypeDef = {
+                "RoleName": spec.name,
+                "AssumeRolePolicyDocument": document,
+                "Description": spec.description,
+                "Tags": _tag_list(spec.tags),
+            }
+            if spec.permissions_boundary:
+                request["PermissionsBoundary"] = spec.permissions_boundary
+            return iam.create_role(**request)
+
+        _write_trust(spec, create)
+        outcome.record("created", _created_detail(spec))
         return outcome
+
+    if spec.manages_boundary and observed.permissions_boundary != spec.permissions_boundary:
+        # First: a boundary to add only narrows what the role may do.
+        if spec.permissions_boundary:
+            iam.put_role_permissions_boundary(
+                RoleName=spec.name, PermissionsBoundary=spec.permissions_boundary
+            )
+            was = f" (was {observed.permissions_boundary})" if observed.permissions_boundary else ""
+            outcome.record(
+                "updated", f"permissions boundary set to {spec.permissions_boundary}{was}"
+            )
+        else:
+            iam.delete_role_permissions_boundary(RoleName=spec.name)
+            outcome.record(
+                "updated",
+                f"permissions boundary {observed.permissions_boundary} removed: "
+                "managedRolePermissionsBoundary is not set",
+            )
 
     if not policy_document.equivalent(observed.trust_policy, spec.trust_policy):
         _write_trust(
@@ -388,6 +451,17 @@ def _write_trust(spec: RoleSpec, write: Callable[[str], object]) -> None:
         ) from error
 
 
+def _created_detail(spec: RoleSpec) -> str:
+    detail = "created; trusted by " + ", ".join(
+        policy_document.trusted_principals(spec.trust_policy)
+    )
+    if policy_document.condition_values(spec.trust_policy, EXTERNAL_ID_KEY):
+        detail += " with the external id"
+    if spec.permissions_boundary:
+        detail += f"; permissions boundary {spec.permissions_boundary}"
+    return detail
+
+
 def _trust_correction(was: PolicyDocument, now: PolicyDocument) -> str:
     was_principals = policy_document.trusted_principals(was)
     now_principals = policy_document.trusted_principals(now)
@@ -396,6 +470,14 @@ def _trust_correction(was: PolicyDocument, now: PolicyDocument) -> str:
             f"trust policy corrected: principal was {', '.join(was_principals) or 'none'}; "
             f"now only {', '.join(now_principals)}"
         )
+    was_ids = policy_document.condition_values(was, EXTERNAL_ID_KEY)
+    now_ids = policy_document.condition_values(now, EXTERNAL_ID_KEY)
+    if was_ids != now_ids and not now_ids:
+        return "trust policy corrected: it no longer requires an external id"
+    if was_ids != now_ids and not was_ids:
+        return "trust policy corrected: it now requires the external id (sts:ExternalId)"
+    if was_ids != now_ids:
+        return "trust policy corrected: it required another external id"
     return f"trust policy corrected: it was {policy_document.summary(was)}"
 
 

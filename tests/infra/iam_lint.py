@@ -292,9 +292,12 @@ def runtime_documents(account: str = ACCOUNT_PLACEHOLDER) -> Iterator[Document]:
         "runtime:managing policy shard",
         managing_policy.shard_document([managed], describe=False),
     )
-    trust = target_account.managed_role_trust_policy(f"arn:aws:iam::{account}:role/Spinnaker")
+    managing = f"arn:aws:iam::{account}:role/Spinnaker"
+    trust = target_account.managed_role_trust_policy(managing)
+    with_external_id = target_account.managed_role_trust_policy(managing, "spinboard-2025")
     for name, document in (
         ("managed role:trust", trust),
+        ("managed role with managedRoleExternalId:trust", with_external_id),
         ("BaseIAMRole:trust", target_account.EC2_TRUST_POLICY),
     ):
         resolved = json.loads(json.dumps(document))

@@ -137,6 +137,44 @@ def test_functions_run_python_313_on_arm64_with_tracing_and_settings(
         assert callable(getattr(module, attribute))
 
 
+@pytest.fixture(scope="module")
+def with_security_options(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    context = dict(
+        BASE_CONTEXT,
+        managedRoleExternalId="spinboard:o-abcdefghij/2025",
+        managedRolePermissionsBoundary="SpinnakerBoundary",
+    )
+    return Synthesized(context, tmp_path_factory.mktemp("security-options"))
+
+
+def test_the_security_options_reach_every_function_and_the_document(
+    layout_a: Synthesized, with_security_options: Synthesized
+) -> None:
+    for synth, external_id, boundary in (
+        (layout_a, "", ""),
+        (with_security_options, "spinboard:o-abcdefghij/2025", "SpinnakerBoundary"),
+    ):
+        for function in our_functions(synth).values():
+            env = function["Properties"]["Environment"]["Variables"]
+            assert env["MANAGED_ROLE_EXTERNAL_ID"] == external_id
+            assert env["MANAGED_ROLE_PERMISSIONS_BOUNDARY"] == boundary
+        (document,) = resources(synth, "AWS::SSM::Document").values()
+        parameter = document["Properties"]["Content"]["parameters"]["ExternalId"]
+        assert parameter["default"] == external_id
+        assert re.fullmatch(parameter["allowedPattern"], external_id)
+
+
+def test_the_security_options_need_no_new_grant_in_the_spinnaker_account(
+    layout_a: Synthesized, with_security_options: Synthesized
+) -> None:
+    # The boundary check (iam:GetPolicy) and the role writes run as the member account's
+    # org access role; the Spinnaker account's roles and policies stay as they are.
+    for kind in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        assert json.dumps(resources(with_security_options, kind), sort_keys=True) == json.dumps(
+            resources(layout_a, kind), sort_keys=True
+        ), kind
+
+
 def test_the_powertools_layer_matches_the_pinned_library(layout_a: Synthesized) -> None:
     requirements = (ROOT / "requirements.txt").read_text()
     version = re.search(r"aws-lambda-powertools\[?[\w,]*\]?==([\d.]+)", requirements)

@@ -62,11 +62,53 @@ def test_a_missing_required_value_names_the_key(key: str) -> None:
         ("clouddriverPath", "api/v1"),
         ("halCallSeconds", 0),
         ("halyardApplyTimeoutSeconds", 30),
+        ("managedRoleExternalId", "x"),
+        ("managedRoleExternalId", "e" * 1225),
+        ("managedRoleExternalId", "it's-mine"),
+        ("managedRoleExternalId", "id;reboot"),
+        ("managedRoleExternalId", "@/etc/passwd"),
+        ("managedRoleExternalId", "--help"),
+        ("managedRoleExternalId", 12345),
+        ("managedRolePermissionsBoundary", "arn:aws:iam::123456789012:policy/Boundary"),
+        ("managedRolePermissionsBoundary", "boundaries/Spinnaker"),
+        ("managedRolePermissionsBoundary", "b" * 129),
     ],
 )
 def test_a_bad_value_names_the_key(key: str, value: Any) -> None:
     with pytest.raises(SettingsError, match=f"'{key}'"):
         settings(**{key: value})
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("x", "2 to 1224 characters, not 1"),
+        ("a b", "only ASCII letters, digits and + = , . @ : / _ -"),
+        ("@file", "may not start with '@'"),
+        ("-x", "may not start with '-'"),
+    ],
+)
+def test_an_external_id_hal_cannot_carry_is_refused_with_the_reason(
+    value: str, problem: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        settings(managedRoleExternalId=value)
+    assert str(raised.value).startswith(f"context key 'managedRoleExternalId' is {value!r}: ")
+    assert problem in str(raised.value)
+
+
+def test_the_security_options_are_off_by_default_and_kept_as_given() -> None:
+    assert (settings().managed_role_external_id, settings().managed_role_permissions_boundary) == (
+        "",
+        "",
+    )
+    chosen = settings(
+        managedRoleExternalId=" spinboard:o-abcdefghij/2025=+,.@_- ",
+        managedRolePermissionsBoundary="Spinnaker.Boundary+2025",
+    )
+    assert chosen.managed_role_external_id == "spinboard:o-abcdefghij/2025=+,.@_-"
+    assert chosen.managed_role_permissions_boundary == "Spinnaker.Boundary+2025"
+    assert settings(managedRoleExternalId="e" * 1224).managed_role_external_id == "e" * 1224
 
 
 def test_lists_accept_comma_separated_strings_from_the_command_line() -> None:

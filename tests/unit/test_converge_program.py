@@ -87,6 +87,8 @@ if args[:4] == ["config", "provider", "aws", "account"]:
         account["accountId"] = options["--account-id"]
         account["assumeRole"] = options["--assume-role"]
         account["regions"] = [{"name": region} for region in options["--regions"].split(",")]
+        if "--external-id" in options:  # edit keeps a value it is not given, as halyard does
+            account["externalId"] = options["--external-id"]
         if not found:
             aws["accounts"].append(account)
     save()
@@ -195,6 +197,7 @@ class Minnaker:
         readiness: int = 20,
         probe_attempts: int = 0,
         environment: dict[str, str] | None = None,
+        external_id: str = "",
     ) -> Run:
         arguments = [
             encode_operations(operations),
@@ -208,6 +211,7 @@ class Minnaker:
             str(readiness),
             str(probe_attempts),
             "1",
+            external_id,
         ]
         started = time.monotonic()
         done = subprocess.run(
@@ -401,6 +405,106 @@ def test_the_assumed_role_is_written_for_the_partition(
     assert again.lines[0] == "SPINBOARD-RESULT upsert aws-a unchanged"
 
 
+EXTERNAL_ID = "spinboard:o-exampleorg1/2025"
+
+
+def test_the_external_id_is_given_to_halyard_and_compared(minnaker: Minnaker) -> None:
+    operations: list[Operation] = [upsert("aws-a", ID_A), upsert("aws-b", ID_B)]
+    minnaker.write(accounts=[aws_account("aws-b", ID_B, f"role/{ROLE}", "us-east-1")], enabled=True)
+
+    run = minnaker.run(operations, deploy_apply="false", external_id=EXTERNAL_ID)
+
+    assert run.lines[:2] == [
+        "SPINBOARD-RESULT upsert aws-a added",
+        "SPINBOARD-RESULT upsert aws-b edited",  # registered before the setting: edited
+    ]
+    assert run.hal("config", "provider") == [
+        [
+            "config", "provider", "aws", "account", action, name,
+            "--account-id", account_id, "--assume-role", f"role/{ROLE}",
+            "--regions", "us-east-1", "--external-id", EXTERNAL_ID,
+        ]
+        for action, name, account_id in (("add", "aws-a", ID_A), ("edit", "aws-b", ID_B))
+    ]  # fmt: skip
+    accounts = json.loads(minnaker.state.read_text())["config"]["providers"]["aws"]["accounts"]
+    assert {account["externalId"] for account in accounts} == {EXTERNAL_ID}
+
+    # The same id again: nothing to do. Another id: an edit that passes it.
+    again = minnaker.run(operations, deploy_apply="false", external_id=EXTERNAL_ID)
+    assert again.lines[:2] == [
+        "SPINBOARD-RESULT upsert aws-a unchanged",
+        "SPINBOARD-RESULT upsert aws-b unchanged",
+    ]
+    assert again.lines[2].endswith("hal-calls=1 changed=false")
+    changed = minnaker.run(operations[:1], deploy_apply="false", external_id="rotated-id")
+    assert changed.lines[0] == "SPINBOARD-RESULT upsert aws-a edited"
+    assert changed.lines[1].endswith("hal-calls=2 changed=true")
+    edit = changed.hal("config", "provider", "aws", "account")[-1]  # calls accumulate
+    assert edit[4:6] == ["edit", "aws-a"]
+    assert edit[-2:] == ["--external-id", "rotated-id"]
+
+
+def test_an_external_id_no_longer_set_is_dropped_by_a_delete_and_an_add(
+    minnaker: Minnaker,
+) -> None:
+    held = {**aws_account("aws-a", ID_A, f"role/{ROLE}", "us-east-1"), "externalId": EXTERNAL_ID}
+    # What `hal config -o json` prints of an account nobody else configured.
+    held.update(requiredGroupMembership=[], permissions={}, lifecycleHooks=[])
+    minnaker.write(accounts=[held], enabled=True)
+    operations: list[Operation] = [upsert("aws-a", ID_A)]
+
+    run = minnaker.run(operations, deploy_apply="false")
+
+    # hal's edit keeps a value it is not given: only a delete and an add drop it.
+    assert run.lines == [
+        "SPINBOARD-RESULT upsert aws-a replaced",
+        "SPINBOARD-DONE operations=1 failed=0 hal-calls=3 changed=true",
+    ]
+    assert run.hal("config", "provider") == [
+        ["config", "provider", "aws", "account", "delete", "aws-a"],
+        [
+            "config", "provider", "aws", "account", "add", "aws-a",
+            "--account-id", ID_A, "--assume-role", f"role/{ROLE}", "--regions", "us-east-1",
+        ],
+    ]  # fmt: skip
+    (account,) = json.loads(minnaker.state.read_text())["config"]["providers"]["aws"]["accounts"]
+    assert "externalId" not in account
+    assert_one_line_per_operation(run, operations)
+    again = minnaker.run(operations, deploy_apply="false")
+    assert again.lines[0] == "SPINBOARD-RESULT upsert aws-a unchanged"
+
+
+def test_an_external_id_is_not_dropped_when_that_would_lose_settings_of_others(
+    minnaker: Minnaker,
+) -> None:
+    held = {
+        **aws_account("aws-a", ID_A, f"role/{ROLE}", "us-east-1"),
+        "externalId": EXTERNAL_ID,
+        "permissions": {"READ": ["platform"], "WRITE": ["platform"]},
+        "defaultKeyPair": "ops",
+        "lifecycleHooks": [],
+    }
+    held_b = {**aws_account("aws-b", ID_B, f"role/{ROLE}", "us-east-1"), "externalId": "x1"}
+    minnaker.write(accounts=[held, held_b], enabled=True, fail={"delete": ["aws-b"]})
+    operations: list[Operation] = [upsert("aws-a", ID_A), upsert("aws-b", ID_B)]
+
+    run = minnaker.run(operations, deploy_apply="false")
+
+    assert run.lines[0] == (
+        "SPINBOARD-FAILED upsert aws-a external-id exit=1 dropping its external id takes a "
+        "delete and an add, which would lose its defaultKeyPair, permissions: remove them or "
+        "the account by hand"
+    )
+    assert run.lines[1].startswith(
+        "SPINBOARD-FAILED upsert aws-b account-delete exit=1 ! ERROR Failed to validate"
+    )
+    assert run.code == 1
+    assert [call[4:6] for call in run.hal("config", "provider")] == [["delete", "aws-b"]]
+    accounts = json.loads(minnaker.state.read_text())["config"]["providers"]["aws"]["accounts"]
+    assert [account["externalId"] for account in accounts] == [EXTERNAL_ID, "x1"]
+    assert_one_line_per_operation(run, operations)
+
+
 def test_a_verify_clouddriver_does_not_serve_fails_after_the_readiness_wait(
     minnaker: Minnaker,
 ) -> None:
@@ -470,7 +574,7 @@ def test_the_apply_runs_alone_when_asked(minnaker: Minnaker) -> None:
 
 def test_a_malformed_value_stops_the_program_before_any_call(minnaker: Minnaker) -> None:
     arguments = ["delete:aws-a  delete:b", "hal", "", "kubectl", "/", "aws", "true"]
-    arguments += ["1", "1", "0", "1"]
+    arguments += ["1", "1", "0", "1", ""]
     done = subprocess.run(
         [sys.executable, "-I", "-S", "-", *arguments],
         input=CONVERGE_PROGRAM,
@@ -482,6 +586,19 @@ def test_a_malformed_value_stops_the_program_before_any_call(minnaker: Minnaker)
 
     assert done.returncode == 2
     assert done.stdout == "SPINBOARD-FAILED parameters Operations invalid exit=2 malformed value\n"
+
+
+@pytest.mark.parametrize("external_id", ["@/etc/passwd", "-x", "a", "e" * 1225])
+def test_an_external_id_hal_cannot_carry_stops_the_program(
+    minnaker: Minnaker, external_id: str
+) -> None:
+    # Each one passes the allowedPattern (flat: characters only); the structure is checked
+    # again here, as validate_parameters checks it before SendCommand.
+    run = minnaker.run([upsert("aws-a", ID_A)], external_id=external_id)
+
+    assert run.code == 2
+    assert run.lines == ["SPINBOARD-FAILED parameters ExternalId invalid exit=2 malformed value"]
+    assert run.calls == []
 
 
 # --- the IAM propagation probe, against a local STS --------------------------------------
@@ -552,6 +669,7 @@ def test_a_role_that_never_becomes_assumable_fails_only_its_account(
     assert "SPINBOARD-RESULT verify aws-b skipped" in run.lines
     assert "SPINBOARD-RESULT verify aws-a served" in run.lines
     assert [call[5] for call in run.hal("config", "provider", "aws", "account")] == ["aws-a"]
+    assert not any("ExternalId" in request for request in requests)
     assert [request["RoleArn"] for request in requests] == [
         f"arn:aws:iam::{ID_A}:role/{ROLE}",
         f"arn:aws:iam::{ID_B}:role/{ROLE}",
@@ -581,3 +699,33 @@ def test_no_instance_credentials_fail_the_whole_command(minnaker: Minnaker) -> N
         "SPINBOARD-FAILED probe instance credentials exit=1 no instance credentials to probe with"
     )
     assert run.hal() == []
+
+
+def test_the_probe_presents_the_external_id(
+    minnaker: Minnaker, sts: tuple[str, list[dict[str, Any]]]
+) -> None:
+    endpoint, requests = sts
+    operations: list[Operation] = [upsert("aws-a", ID_A), upsert("aws-b", ID_B)]
+
+    run = minnaker.run(
+        operations,
+        deploy_apply="false",
+        probe_attempts=1,
+        external_id=EXTERNAL_ID,
+        environment={
+            "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "secret",
+            "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL_STS": endpoint,
+        },
+    )
+
+    assert [(request["RoleArn"], request["ExternalId"]) for request in requests] == [
+        (f"arn:aws:iam::{ID_A}:role/{ROLE}", EXTERNAL_ID),
+        (f"arn:aws:iam::{ID_B}:role/{ROLE}", EXTERNAL_ID),
+    ]
+    assert run.lines[0] == "SPINBOARD-RESULT upsert aws-a added"
+    assert run.lines[1].startswith(
+        "SPINBOARD-FAILED upsert aws-b probe exit=1 this instance cannot assume "
+        f"arn:aws:iam::{ID_B}:role/{ROLE} with the external id: 1 attempts in "
+    )

@@ -95,6 +95,7 @@ def test_parameters_put_deletes_first_and_match_the_document(halyard: HalyardSet
         "DeployApply": ["true"],
         "ApplyTimeoutSeconds": ["900"],
         "ReadinessSeconds": ["300"],
+        "ExternalId": [""],
     }
     halyard_document.validate_parameters(params)
     document = halyard.document()
@@ -195,6 +196,31 @@ def test_the_limits_come_from_the_settings_and_the_document(halyard: HalyardSett
     assert 60 < per_command < limits.operations_chars // (len(longest.encode()) + 1)
 
 
+def test_the_external_id_is_sent_counted_and_remembered(aws: None) -> None:
+    external_id = "e" * halyard_document.MAX_EXTERNAL_ID_CHARS
+    settings = SyncSettings.from_env(SYNC_ENV)
+    without = HalyardSettings.from_settings(settings, ROLE)
+    with_id = HalyardSettings.from_settings(settings, ROLE, "aws", external_id)
+    ops, deploy_apply = halyard_command.command_operations(PLAN, 0, ROLE, {})
+
+    params = halyard_command.parameters(ops, with_id, deploy_apply=deploy_apply)
+
+    assert params["ExternalId"] == [external_id]
+    # The document the stack creates holds it as the default, and every command sends it:
+    # both count against SSM's 64 KB.
+    assert with_id.document()["parameters"]["ExternalId"]["default"] == external_id
+    room = without.limits().operations_chars - with_id.limits().operations_chars
+    assert 2 * len(external_id) <= room <= 2 * len(external_id) + 50
+    ssm = boto3.client("ssm", region_name=REGION)
+    sent = halyard_command.send(ssm, PLAN, 0, with_id, AS_PLANNED, execution=SYNC, now=START)
+    listed = ssm.list_commands(CommandId=sent.command_id)["Commands"][0]
+    assert listed["Parameters"]["ExternalId"] == [external_id]
+    # What halconfig holds after the command travels with it to the sync result.
+    assert sent.to_dict()["externalId"] == external_id
+    assert SentCommand.from_dict(sent.to_dict()).external_id == external_id
+    assert SentCommand.from_dict({**sent.to_dict(), "externalId": None}).external_id == ""
+
+
 def test_the_partition_reaches_the_command() -> None:
     settings = HalyardSettings(
         document_name=DOCUMENT_NAME,
@@ -262,6 +288,7 @@ def test_a_command_with_nothing_left_to_do_is_not_sent(halyard: HalyardSettings)
         "operations": "",
         "deployApply": False,
         "skipped": True,
+        "externalId": None,
     }
     assert SentCommand.from_dict(sent.to_dict()) == sent
     assert (status.done, status.succeeded, status.status, status.script.results) == (

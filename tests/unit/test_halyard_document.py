@@ -9,6 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from spinboard import halyard_command, halyard_document
 from spinboard.halyard_command import HalyardSettings
@@ -195,6 +197,60 @@ def test_operations_budget_leaves_the_rest_of_64_kb() -> None:
     used = len(json.dumps(document, separators=(",", ":"))) + len("hal") + len("false")
     assert budget + used <= halyard_document.MAX_COMMAND_CHARS
     assert budget > 30_000
+
+
+# --- the external id ----------------------------------------------------------------------
+
+_ID_ALPHABET = "AZaz09_+=,.@:/-" + "\\ '\"$;|&{}<>~é\n"
+
+
+@given(st.text(alphabet=_ID_ALPHABET, max_size=12) | st.text(max_size=8))
+def test_external_id_problem_is_the_structure_check(value: str) -> None:
+    allowed = bool(re.fullmatch(halyard_document.EXTERNAL_ID, value, re.ASCII))
+
+    assert (halyard_document.external_id_problem(value) is None) == allowed
+    problem = halyard_document.structure_problem("ExternalId", value)
+    assert problem is None if allowed or value == "" else problem is not None
+    # The flat allowedPattern lets through no character the structure refuses.
+    if re.fullmatch(halyard_document.EXTERNAL_ID_PATTERN, value) is None:
+        assert not allowed
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("", None),
+        ("ab", None),
+        ("spinboard:o-exampleorg1/2025=+,.@_-", None),
+        ("e" * 1224, None),
+        ("a", "2 to 1224 characters, not 1"),
+        ("e" * 1225, "not 1225"),
+        ("@/etc/passwd", "may not start with '@'"),
+        ("-x", "may not start with '-'"),
+        ("a b", "allowedPattern"),
+        ("ünï", "allowedPattern"),
+    ],
+)
+def test_the_external_id_parameter(value: str, problem: str | None) -> None:
+    if problem is None:
+        validate_parameters({"ExternalId": value})
+    else:
+        with pytest.raises(ValueError, match=re.escape(problem)):
+            validate_parameters({"ExternalId": value})
+
+
+def test_the_document_takes_the_external_id_last_and_defaults_to_the_setting() -> None:
+    plain = halyard_document.document_content()
+    chosen = halyard_document.document_content(
+        defaults=halyard_document.DocumentDefaults(external_id="spinboard-2025")
+    )
+
+    assert plain["parameters"]["ExternalId"]["default"] == ""
+    assert chosen["parameters"]["ExternalId"]["default"] == "spinboard-2025"
+    script = "\n".join(plain["mainSteps"][0]["inputs"]["runCommand"])
+    assert "EXTERNAL_ID='{{ ExternalId }}'" in script
+    assert "check EXTERNAL_ID ExternalId" in script
+    assert '"$PROBE_INTERVAL" "$EXTERNAL_ID" <<\'PROGRAM\'' in script
 
 
 # --- reading the output -----------------------------------------------------------------

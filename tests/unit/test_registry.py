@@ -263,6 +263,39 @@ def test_re_onboarding_unchanged_goes_straight_back_to_registered(
     assert again.status is Status.REGISTERED  # halyard has nothing to change: no sync needed
 
 
+def test_re_onboarding_with_another_external_id_waits_for_a_sync(
+    registry_table: Any, clock: Clock
+) -> None:
+    # Registered before the managedRoleExternalId option was set: halconfig holds none.
+    registered(registry_table, ACCOUNT_A, "aws-dev", clock)
+    registry.record_provisioning(registry_table, request(ACCOUNT_A, "aws-dev"), ONBOARD_2, clock())
+
+    again = registry.mark_roles_ready(
+        registry_table, request(ACCOUNT_A, "aws-dev"), ONBOARD_2, clock(), external_id="id-1"
+    )
+
+    # The trust now requires the id and clouddriver does not present it yet: sync.
+    assert again.status is Status.ROLES_READY
+    registry.record_halconfig_name(registry_table, ACCOUNT_A, "aws-dev", clock(), "id-1")
+    registry.mark_registered(
+        registry_table, [PlannedUpsert(ACCOUNT_A, "aws-dev", ("us-east-1",))], SYNC, clock()
+    )
+    onboard_3 = execution("onboard-3")
+    registry.record_provisioning(registry_table, request(ACCOUNT_A, "aws-dev"), onboard_3, clock())
+    same = registry.mark_roles_ready(
+        registry_table, request(ACCOUNT_A, "aws-dev"), onboard_3, clock(), external_id="id-1"
+    )
+    assert same.status is Status.REGISTERED
+    # Halyard dropping the name (offboarding, a rename) forgets its external id too.
+    registry.forget_halconfig_name(registry_table, ACCOUNT_A, "aws-dev")
+    item = registry_table.get_item(Key=registry.account_key(ACCOUNT_A))["Item"]
+    assert "registeredExternalId" not in item
+    registry.record_halconfig_name(registry_table, ACCOUNT_A, "aws-dev", clock(), "id-1")
+    registry.record_halconfig_name(registry_table, ACCOUNT_A, "aws-dev", clock(), "")
+    item = registry_table.get_item(Key=registry.account_key(ACCOUNT_A))["Item"]
+    assert "registeredExternalId" not in item
+
+
 def test_re_onboarding_with_other_regions_waits_for_a_sync(
     registry_table: Any, clock: Clock
 ) -> None:

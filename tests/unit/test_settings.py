@@ -41,6 +41,22 @@ def test_optional_variables_have_defaults() -> None:
     assert not settings.chains_through_management_account
 
 
+def test_the_security_options_are_off_unless_set() -> None:
+    unset = parse()
+    empty = parse(MANAGED_ROLE_EXTERNAL_ID="", MANAGED_ROLE_PERMISSIONS_BOUNDARY=" ")
+    chosen = parse(
+        MANAGED_ROLE_EXTERNAL_ID="spinboard:o-exampleorg1/2025=+,.@_-",
+        MANAGED_ROLE_PERMISSIONS_BOUNDARY="Spinnaker.Boundary+2025",
+    )
+
+    for settings in (unset, empty):
+        assert settings.managed_role_external_id == ""
+        assert settings.managed_role_permissions_boundary == ""
+    assert chosen.managed_role_external_id == "spinboard:o-exampleorg1/2025=+,.@_-"
+    assert chosen.managed_role_permissions_boundary == "Spinnaker.Boundary+2025"
+    assert parse(MANAGED_ROLE_EXTERNAL_ID="e" * 1224).managed_role_external_id == "e" * 1224
+
+
 def test_lists_accept_spaces_and_arns() -> None:
     settings = parse(
         DEFAULT_REGIONS=" eu-west-1 , us-gov-west-1,",
@@ -109,6 +125,15 @@ def test_missing_required_variable_is_named(key: str) -> None:
         ("ACCOUNT_NAME_TEMPLATE", "x" * 52 + "{slug}", "12-digit account id"),
         ("READINESS_TIMEOUT_MINUTES", "0", "greater than 0"),
         ("READINESS_TIMEOUT_MINUTES", "ten", "whole number"),
+        ("MANAGED_ROLE_EXTERNAL_ID", "x", "2 to 1224 characters"),
+        ("MANAGED_ROLE_EXTERNAL_ID", "e" * 1225, "2 to 1224 characters"),
+        ("MANAGED_ROLE_EXTERNAL_ID", "it's", "only ASCII letters"),
+        ("MANAGED_ROLE_EXTERNAL_ID", "id;reboot", "only ASCII letters"),
+        ("MANAGED_ROLE_EXTERNAL_ID", "@/etc/passwd", "may not start with '@'"),
+        ("MANAGED_ROLE_EXTERNAL_ID", "--help", "may not start with '-'"),
+        ("MANAGED_ROLE_PERMISSIONS_BOUNDARY", "arn:aws:iam::210987654321:policy/B", "not the ARN"),
+        ("MANAGED_ROLE_PERMISSIONS_BOUNDARY", "path/Boundary", "not the ARN"),
+        ("MANAGED_ROLE_PERMISSIONS_BOUNDARY", "b" * 129, "1 to 128"),
     ],
 )
 def test_invalid_variable_is_named_with_the_reason(key: str, value: str, reason: str) -> None:

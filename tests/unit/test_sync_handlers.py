@@ -25,10 +25,11 @@ from spinboard.errors import (
     AccountNameTaken,
     ConfigurationError,
     InvalidRequest,
+    PermissionsBoundaryNotFound,
     SyncLeaseLost,
 )
-from spinboard.settings import sync_settings
-from tests.unit.support import REGION, SPINNAKER_ACCOUNT_ID, Organization
+from spinboard.settings import runtime_settings, sync_settings
+from tests.unit.support import REGION, SPINNAKER_ACCOUNT_ID, Organization, session_in
 from tests.unit.sync_support import (
     ACCOUNT_A,
     ACCOUNT_B,
@@ -552,3 +553,87 @@ def test_every_handler_reports_bad_input(spinnaker: Any, output: Output) -> None
             handler(event(request, SYNC), context)
     _, metrics = output.take()
     assert metric(metrics, "InvalidRequest") == 1
+
+
+def test_the_external_id_reaches_halyard_and_a_changed_one_is_synced_again(
+    spinnaker: Any,
+    output: Output,
+    monkeypatch: pytest.MonkeyPatch,
+    minnaker: list[dict[str, list[str]]],
+) -> None:
+    context = FakeLambdaContext()
+
+    def onboard(run: str, external_id: str) -> dict[str, Any]:
+        monkeypatch.setenv("MANAGED_ROLE_EXTERNAL_ID", external_id)
+        runtime_settings.cache_clear()
+        record_provisioning.handler(event(normalized(ACCOUNT_A, "aws-a"), run), context)
+        ready: dict[str, Any] = record_roles_ready.handler(
+            event(normalized(ACCOUNT_A, "aws-a"), run), context
+        )
+        if ready["status"] == "ROLES_READY":
+            round_ = sync_round(output)
+            assert round_["result"]["registered"] == [ACCOUNT_A]
+            ready["externalId"] = [c["externalId"] for c in round_["commands"]]
+            ready["sent"] = minnaker[-1]["ExternalId"]  # what SSM gave the document
+        output.take()
+        return ready
+
+    first = onboard(execution("onboard-1"), "spinboard-2025")
+    assert (first["status"], first["sent"]) == ("ROLES_READY", ["spinboard-2025"])
+    assert first["externalId"] == ["spinboard-2025"]
+    # Halyard holds the account with this id: a re-run is REGISTERED at once, no sync.
+    same = onboard(execution("onboard-2"), "spinboard-2025")
+    assert (same["status"], same["syncExecution"]) == ("REGISTERED", None)
+    # Another id: halyard must learn it, so the re-run syncs.
+    rotated = onboard(execution("onboard-3"), "spinboard-2026")
+    assert (rotated["status"], rotated["sent"]) == ("ROLES_READY", ["spinboard-2026"])
+    # Removed from the settings: synced once more without it, then settled.
+    removed = onboard(execution("onboard-4"), "")
+    assert (removed["status"], removed["sent"]) == ("ROLES_READY", [""])
+    assert removed["externalId"] == [None]
+    settled = onboard(execution("onboard-5"), "")
+    assert (settled["status"], settled["syncExecution"]) == ("REGISTERED", None)
+
+
+def test_an_account_without_the_boundary_policy_fails_before_any_change(
+    spinnaker: Any,
+    organization: Organization,
+    output: Output,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    context = FakeLambdaContext()
+    member = organization.member_account_id
+    monkeypatch.setenv("MANAGED_ROLE_PERMISSIONS_BOUNDARY", "SpinnakerBoundary")
+    runtime_settings.cache_clear()
+    record_provisioning.handler(event(normalized(member, "aws-dev")), context)
+
+    with pytest.raises(PermissionsBoundaryNotFound) as raised:
+        provision_target_account.handler(event(normalized(member, "aws-dev")), context)
+    # What the state machine's Catch hands RecordFailure: the Lambda error document.
+    caught = {
+        "Error": "PermissionsBoundaryNotFound",
+        "Cause": json.dumps(
+            {"errorMessage": str(raised.value), "errorType": "PermissionsBoundaryNotFound"}
+        ),
+    }
+    recorded = record_failure.handler(
+        event(
+            {
+                "request": normalized(member, "aws-dev"),
+                "step": "ProvisionTargetAccount",
+                "error": caught,
+            }
+        ),
+        context,
+    )
+    status = registration_status.handler(event({"accountId": member}), context)
+
+    assert (recorded["recorded"], recorded["status"]) == (True, "FAILED")
+    assert status["lastError"].startswith(
+        "PermissionsBoundaryNotFound: the permissions boundary policy SpinnakerBoundary does "
+        f"not exist in account {member} (arn:aws:iam::{member}:policy/SpinnakerBoundary)."
+    )
+    member_iam = session_in(member).client("iam")
+    roles = {role["RoleName"] for role in member_iam.list_roles()["Roles"]}
+    assert roles == {"OrganizationAccountAccessRole"}  # nothing of Spinboard's
+    assert member_iam.list_instance_profiles()["InstanceProfiles"] == []

@@ -410,6 +410,37 @@ def test_time_counts_both_hal_calls_of_a_rename() -> None:
         assert _estimated_seconds(slow, ops, deploy_apply) <= slow.time_budget
 
 
+def test_time_counts_the_delete_and_add_that_drop_an_external_id() -> None:
+    # Registered with an external id that the settings no longer have: each upsert is an
+    # `account delete` and an `account add` on the instance.
+    accounts = [
+        replace(
+            account(f"5{index:011d}", f"aws-{index}", Status.ROLES_READY),
+            registered_external_id="spinboard-2025",
+        )
+        for index in range(40)
+    ]
+    slow = replace(LIMITS, hal_call_seconds=60, apply_seconds=200, readiness_seconds=100)
+
+    def planned(external_id: str) -> SyncPlan:
+        return plan(
+            accounts,
+            now=START,
+            batch_window_seconds=WINDOW,
+            role_name=ROLE,
+            limits=slow,
+            external_id=external_id,
+        )
+
+    dropped, kept = planned(""), planned("spinboard-2025")
+
+    for ops, deploy_apply in sent_operations(dropped, accounts):
+        upserts = sum(isinstance(op, halyard_document.Upsert) for op in ops)
+        extra = upserts * slow.hal_call_seconds  # the delete before each add
+        assert _estimated_seconds(slow, ops, deploy_apply) + extra <= slow.time_budget
+    assert len(dropped.commands) > len(kept.commands)
+
+
 def test_the_halyard_batch_limit_caps_the_commands_of_an_account() -> None:
     accounts = [
         account(f"5{index:011d}", f"aws-{index}", Status.ROLES_READY, updated=START)

@@ -1,6 +1,7 @@
 """Recording each command of a sync round in the registry (moto DynamoDB)."""
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -282,6 +283,27 @@ def test_unchanged_records_the_name_halconfig_holds(
     assert state(registry_table, ACCOUNT_A) == (Status.ROLES_READY, "aws-a", None)
     assert state(registry_table, ACCOUNT_B) == (Status.ROLES_READY, "aws-b", None)
     assert registry.claim_holder(registry_table, "aws-old") is None
+
+
+def test_halconfig_holds_the_external_id_the_command_gave(
+    registry_table: Any, batch: Batch, clock: Clock
+) -> None:
+    plan = plan_of(batch, CHANGES_THEN_APPLY)
+    stdout = lines("delete aws-old removed", "upsert aws-a replaced", "upsert aws-b edited")
+    with_id = replace(send(registry_table, plan), external_id="spinboard-2025")
+
+    outcome = recorded(registry_table, plan, checked(with_id, stdout), clock)
+    assert outcome.succeeded
+
+    def external_id(account_id: str) -> str | None:
+        item = registry_table.get_item(Key=registry.account_key(account_id))["Item"]
+        return item.get("registeredExternalId")
+
+    # replaced (a delete and an add) and edited both leave the account in halconfig.
+    assert state(registry_table, ACCOUNT_A)[:2] == (Status.ROLES_READY, "aws-a")
+    assert external_id(ACCOUNT_A) == external_id(ACCOUNT_B) == "spinboard-2025"
+    recorded(registry_table, plan, checked(send(registry_table, plan), stdout), clock)
+    assert external_id(ACCOUNT_A) is None  # sent without one: halconfig holds none
 
 
 def test_verifies_register_the_served_accounts_and_fail_the_others(

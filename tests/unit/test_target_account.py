@@ -1,6 +1,7 @@
 """Converging the managed role, BaseIAMRole and its instance profile in a target account."""
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -9,7 +10,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from spinboard import target_account
-from spinboard.errors import ConfigurationError
+from spinboard.errors import ConfigurationError, PermissionsBoundaryNotFound
 from spinboard.settings import RuntimeSettings
 from spinboard.target_account import TargetAccountSpec
 from tests.unit.support import SPINNAKER_ACCOUNT_ID, recording, session_in, trust_policy_of
@@ -23,7 +24,7 @@ INLINE = "SpinnakerManagedRole/PassRole-and-Certificates"
 
 @pytest.fixture
 def spec(settings: RuntimeSettings) -> TargetAccountSpec:
-    return target_account.desired_state(settings, "aws")
+    return target_account.desired_state(settings, "aws", TARGET)
 
 
 @pytest.fixture
@@ -149,6 +150,7 @@ def test_several_managed_policies_by_name_and_arn(aws: None, settings: RuntimeSe
             **{**settings.__dict__, "managed_role_policies": ("PowerUserAccess", custom)}
         ),
         "aws",
+        TARGET,
     )
 
     result = converge(iam, spec)
@@ -453,3 +455,187 @@ def test_other_iam_errors_while_writing_trust_pass_through(spec: TargetAccountSp
         observed = target_account.ObservedTargetAccount(None, (), (), {}, None, None)
         with pytest.raises(ClientError, match="LimitExceeded"):
             target_account.converge(iam, TARGET, spec, observed)
+
+
+# --- the security options: external id, permissions boundary ---------------------------
+
+EXTERNAL_ID = "spinboard:o-exampleorg1/2025"
+BOUNDARY = "SpinnakerBoundary"
+BOUNDARY_ARN = f"arn:aws:iam::{TARGET}:policy/{BOUNDARY}"
+
+
+def with_options(settings: RuntimeSettings, **options: str) -> TargetAccountSpec:
+    return target_account.desired_state(replace(settings, **options), "aws", TARGET)
+
+
+def create_boundary_policy(iam: Any, name: str = BOUNDARY) -> None:
+    iam.create_policy(
+        PolicyName=name,
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+            }
+        ),
+    )
+
+
+def boundary_of(iam: Any) -> str | None:
+    role = iam.get_role(RoleName="SpinnakerManagedRole")["Role"]
+    found: str | None = role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
+    return found
+
+
+def test_with_an_external_id_the_trust_requires_it(iam: Any, settings: RuntimeSettings) -> None:
+    spec = with_options(settings, managed_role_external_id=EXTERNAL_ID)
+
+    result = converge(iam, spec)
+
+    assert trust_policy_of(iam, "SpinnakerManagedRole")["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": [MANAGING_ROLE_ARN]},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}},
+        }
+    ]
+    assert resource(result, "role", "SpinnakerManagedRole")["details"] == [
+        f"created; trusted by AWS {MANAGING_ROLE_ARN} with the external id"
+    ]
+    # BaseIAMRole is EC2's: no external id there.
+    assert "Condition" not in trust_policy_of(iam, "BaseIAMRole")["Statement"][0]
+    calls = recording(iam)
+    assert converge(iam, spec)["changed"] is False
+    assert calls.writes == []
+
+
+def test_the_external_id_converges_on_an_existing_role(
+    iam: Any, settings: RuntimeSettings, spec: TargetAccountSpec
+) -> None:
+    converge(iam, spec)  # onboarded before the option was set
+
+    def trust_detail(spec: TargetAccountSpec) -> list[str]:
+        managed = resource(converge(iam, spec), "role", "SpinnakerManagedRole")
+        assert managed["action"] == "updated"
+        return list(managed["details"])
+
+    assert trust_detail(with_options(settings, managed_role_external_id=EXTERNAL_ID)) == [
+        "trust policy corrected: it now requires the external id (sts:ExternalId)"
+    ]
+    assert trust_detail(with_options(settings, managed_role_external_id="rotated")) == [
+        "trust policy corrected: it required another external id"
+    ]
+    condition = trust_policy_of(iam, "SpinnakerManagedRole")["Statement"][0]["Condition"]
+    assert condition == {"StringEquals": {"sts:ExternalId": "rotated"}}
+    # Removed from the settings: removed from the trust.
+    assert trust_detail(spec) == ["trust policy corrected: it no longer requires an external id"]
+    assert "Condition" not in trust_policy_of(iam, "SpinnakerManagedRole")["Statement"][0]
+
+
+def test_an_external_id_condition_removed_by_hand_is_put_back(
+    iam: Any, settings: RuntimeSettings, spec: TargetAccountSpec
+) -> None:
+    converge(iam, with_options(settings, managed_role_external_id=EXTERNAL_ID))
+    iam.update_assume_role_policy(
+        RoleName="SpinnakerManagedRole",
+        PolicyDocument=json.dumps(target_account.managed_role_trust_policy(MANAGING_ROLE_ARN)),
+    )
+
+    result = converge(iam, with_options(settings, managed_role_external_id=EXTERNAL_ID))
+
+    assert resource(result, "role", "SpinnakerManagedRole")["details"] == [
+        "trust policy corrected: it now requires the external id (sts:ExternalId)"
+    ]
+    condition = trust_policy_of(iam, "SpinnakerManagedRole")["Statement"][0]["Condition"]
+    assert condition == {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}}
+
+
+def test_the_role_is_created_with_the_permissions_boundary(
+    iam: Any, settings: RuntimeSettings
+) -> None:
+    create_boundary_policy(iam)
+    spec = with_options(settings, managed_role_permissions_boundary=BOUNDARY)
+
+    result = converge(iam, spec)
+
+    assert boundary_of(iam) == BOUNDARY_ARN
+    assert resource(result, "role", "SpinnakerManagedRole")["details"] == [
+        f"created; trusted by AWS {MANAGING_ROLE_ARN}; permissions boundary {BOUNDARY_ARN}"
+    ]
+    base = iam.get_role(RoleName="BaseIAMRole")["Role"]
+    assert "PermissionsBoundary" not in base
+    calls = recording(iam)
+    assert converge(iam, spec)["changed"] is False
+    assert calls.writes == []
+
+
+def test_the_permissions_boundary_converges_on_an_existing_role(
+    iam: Any, settings: RuntimeSettings, spec: TargetAccountSpec
+) -> None:
+    converge(iam, spec)  # onboarded before the option was set
+    create_boundary_policy(iam)
+    create_boundary_policy(iam, "Other")
+    bounded = with_options(settings, managed_role_permissions_boundary=BOUNDARY)
+    calls = recording(iam)
+
+    added = resource(converge(iam, bounded), "role", "SpinnakerManagedRole")
+
+    assert (added["action"], added["details"]) == (
+        "updated",
+        [f"permissions boundary set to {BOUNDARY_ARN}"],
+    )
+    assert calls.writes == ["PutRolePermissionsBoundary"]
+    assert boundary_of(iam) == BOUNDARY_ARN
+
+    # Changed by hand: put back, saying what it was.
+    other = f"arn:aws:iam::{TARGET}:policy/Other"
+    iam.put_role_permissions_boundary(RoleName="SpinnakerManagedRole", PermissionsBoundary=other)
+    corrected = resource(converge(iam, bounded), "role", "SpinnakerManagedRole")
+    assert corrected["details"] == [f"permissions boundary set to {BOUNDARY_ARN} (was {other})"]
+    assert boundary_of(iam) == BOUNDARY_ARN
+
+    # Removed from the settings: removed from the role.
+    calls = recording(iam)
+    removed = resource(converge(iam, spec), "role", "SpinnakerManagedRole")
+    assert removed["details"] == [
+        f"permissions boundary {BOUNDARY_ARN} removed: managedRolePermissionsBoundary is not set"
+    ]
+    assert calls.writes == ["DeleteRolePermissionsBoundary"]
+    assert boundary_of(iam) is None
+    assert converge(iam, spec)["changed"] is False
+
+
+def test_a_missing_boundary_policy_fails_before_any_write(
+    iam: Any, settings: RuntimeSettings
+) -> None:
+    spec = with_options(
+        settings,
+        managed_role_permissions_boundary=BOUNDARY,
+        managed_role_external_id=EXTERNAL_ID,
+    )
+    calls = recording(iam)
+
+    with pytest.raises(PermissionsBoundaryNotFound) as raised:
+        converge(iam, spec)
+
+    assert str(raised.value).startswith(
+        f"the permissions boundary policy {BOUNDARY} does not exist in account {TARGET} "
+        f"({BOUNDARY_ARN})."
+    )
+    assert "nothing was changed in the account" in str(raised.value)
+    assert calls.operations == ["GetPolicy"]  # checked first, nothing else
+    assert "CreateRole" not in calls.operations
+    assert iam.list_roles()["Roles"] == []
+
+
+def test_a_missing_boundary_policy_leaves_an_existing_role_alone(
+    iam: Any, settings: RuntimeSettings, spec: TargetAccountSpec
+) -> None:
+    converge(iam, spec)
+    calls = recording(iam)
+
+    with pytest.raises(PermissionsBoundaryNotFound):
+        converge(iam, with_options(settings, managed_role_permissions_boundary=BOUNDARY))
+
+    assert calls.writes == []
+    assert boundary_of(iam) is None

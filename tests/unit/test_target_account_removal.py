@@ -21,7 +21,7 @@ def iam(aws: None) -> Any:
 
 
 def provision(iam: Any, settings: RuntimeSettings) -> None:
-    spec = target_account.desired_state(settings, "aws")
+    spec = target_account.desired_state(settings, "aws", MEMBER)
     target_account.converge(iam, MEMBER, spec, target_account.observe(iam, spec))
 
 
