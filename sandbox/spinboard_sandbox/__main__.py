@@ -72,7 +72,7 @@ def _configure_logging(settings: SandboxSettings) -> None:
 
 def _reset(settings: SandboxSettings) -> None:
     """Drop what a previous run left (state lives in memory; files must match it)."""
-    for name in ("sandbox.json", "credentials", "config"):
+    for name in ("sandbox.json", "credentials", "config", "authorization.jsonl"):
         (settings.sandbox_dir / name).unlink(missing_ok=True)
     for directory in ("cdk.out", "logs", "lambda-workers", "halyard", "ssm-agent"):
         shutil.rmtree(settings.sandbox_dir / directory, ignore_errors=True)

@@ -8,8 +8,7 @@ A sandbox run leaves in its directory `sandbox.json` (the stacks' roles: logical
 SPINBOARD_AUTHORIZATION_RUNS names a directory); `python -m spinboard_sandbox.least_privilege
 RUNS_DIR --write docs/security.md [--check]` merges every kept run into the report section of
 docs/security.md. `--check` fails when a granted action of a product role was never exercised
-and `UNUSED_BECAUSE` does not say why, or when a product role was denied outside the tests
-that deny on purpose.
+and `UNUSED_BECAUSE` does not say why.
 """
 
 from __future__ import annotations
@@ -46,11 +45,48 @@ _XRAY = (
     "there), so the calls never happen."
 )
 UNUSED_BECAUSE: Mapping[str, str] = {
-    # "<role logical id prefix (fnmatch)>:<action (fnmatch)>": why the grant stays though no
-    # run exercised it.
+    # "<role logical id (fnmatch)>:<action (fnmatch)>": why the grant stays though no run of
+    # `make e2e` exercised it. The code path of each function grant is in
+    # cdk/spinboard_cdk/permissions.py (tests/infra checks each path exists).
     "*:xray:*": _XRAY,
     "*StateMachineRole*:logs:*": _STATE_MACHINE_DELIVERY,
     "ServiceCatalog*:*": _NOT_EMULATED_SERVICE_CATALOG,
+    "HalyardCheckRole*:ssm:CancelCommand": (
+        "halyard_command._cancel: cancels a command that overran halyardTimeoutSeconds "
+        "(tests/unit/test_sync_handlers.py); the e2e suites' commands finish in time."
+    ),
+    "HalyardSendRole*:dynamodb:GetItem": (
+        "sync_lease.current: names the holder when the lease was lost while a command was "
+        "being sent (tests/unit/test_sync_lease.py); no e2e run loses its lease."
+    ),
+    "ManagingPolicyRole*:iam:DeletePolicy": (
+        "managing_policy._retire_shard: deletes a shard no longer needed after offboardings "
+        "(tests/unit/test_managing_policy.py); e2e runs stay within one shard."
+    ),
+    "ManagingPolicyRole*:iam:ListEntitiesForPolicy": (
+        "managing_policy._retire_shard: a shard attached elsewhere is kept, not deleted "
+        "(tests/unit/test_managing_policy.py)."
+    ),
+    "ManagingPolicyRole*:iam:DetachRolePolicy": (
+        "managing_policy._retire_shard: detaches a retired shard from the managing role "
+        "(tests/unit/test_managing_policy.py)."
+    ),
+    "RecordProvisioningRole*:dynamodb:DeleteItem": (
+        "registry.record_provisioning: releases the old name's claim when an account is "
+        "renamed (tests/unit/test_registry.py)."
+    ),
+    "RemoveTargetRolesRole*:*": (
+        "RemoveTargetRoles runs only with offboardRemovesRoles=true (default false, the "
+        "setting of the e2e deployments); tests/unit/test_target_account_removal.py."
+    ),
+    "OffboardAccountStateMachineRole*:sns:Publish": (
+        "the failure notification of OffboardAccount; the e2e suites fail onboardings and "
+        "syncs, not offboardings (the same Notify states, tests/unit/"
+        "test_state_machine_failures.py runs them)."
+    ),
+    "OffboardAccountStateMachineRole*:kms:*": (
+        "with sns:Publish: the failure topic is encrypted with the stack's key."
+    ),
 }
 """Grants a sandbox run does not exercise, and why each is still needed."""
 

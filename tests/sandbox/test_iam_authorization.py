@@ -19,6 +19,7 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from sandbox_support import REGION
 
 from spinboard_sandbox.authorization.evaluation import Principal
+from spinboard_sandbox.deploy import DeployResult
 from spinboard_sandbox.organization import Organization, account_session, credentials_session
 from spinboard_sandbox.patches import iam_authorization
 from spinboard_sandbox.server import SandboxServer
@@ -454,3 +455,30 @@ def test_in_process_calls_are_decided_the_same_way(org: Organization) -> None:
     )
     assert decision.allowed
     assert not iam_authorization.authorize(events, "lambda:InvokeFunction", [function]).allowed
+
+
+def test_publishing_to_an_encrypted_topic_needs_the_key_too(
+    server: SandboxServer, org: Organization, deployed: DeployResult
+) -> None:
+    # SNS calls KMS for the publisher (SNS Developer Guide, "Encryption at rest"): without
+    # kms:GenerateDataKey and kms:Decrypt on the topic's key, Publish fails KMSAccessDenied.
+    sns = account_session(server.endpoint, org.spinnaker.account_id, REGION).client("sns")
+    topic = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if "Alarms" in t["TopicArn"])
+    publish = {"Effect": "Allow", "Action": "sns:Publish", "Resource": topic}
+    without_key, _ = role_session(server, org, "spinnaker", publish)
+    with_key, _ = role_session(
+        server,
+        org,
+        "spinnaker",
+        publish,
+        {"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": "*"},
+    )
+
+    status, code, message = refusal(
+        lambda: without_key.client("sns").publish(TopicArn=topic, Message="hello")
+    )
+    published = with_key.client("sns").publish(TopicArn=topic, Message="hello")
+
+    assert (status, code) == (400, "KMSAccessDenied")
+    assert "is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:" in message
+    assert published["MessageId"]

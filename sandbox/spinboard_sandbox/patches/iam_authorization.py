@@ -285,6 +285,8 @@ def _authorize_normal_action(self: Any, resource: str = "*") -> None:
         caller_arn=principal.arn,
     )
     denial = _authorize_request(principal, request)
+    if isinstance(denial, KmsDenial):
+        _raise(self, KMS_ACCESS_DENIED, denial, 400)
     if denial is not None:
         _refuse(self, prefix, denial)
 
@@ -396,7 +398,69 @@ def _authorize_request(principal: Principal, request: ApiRequest) -> str | None:
         if not decision.allowed:
             assert denied is not None
             return decision.message(denied)
+    for authorization in _encryption_keys(authorizations, request):
+        decision, denied = _decide(principal, authorization, operation=request.operation)
+        if not decision.allowed:
+            assert denied is not None
+            return KmsDenial(
+                f"{decision.message(denied)} (Service: AWSKMS; Status Code: 400; "
+                "Error Code: AccessDeniedException)"
+            )
     return None
+
+
+KMS_ACCESS_DENIED = "KMSAccessDenied"
+"""What SNS answers when the publisher may not use the topic's key (its API Reference,
+Publish errors: KMSAccessDeniedException, code KMSAccessDenied, HTTP 400)."""
+
+
+class KmsDenial(str):
+    """A denial of the KMS calls a service makes for the caller (reported as that service's
+    KMS error, not as an AccessDenied of the service)."""
+
+
+def _encryption_keys(
+    authorizations: Sequence[RequiredAuthorization], request: ApiRequest
+) -> list[RequiredAuthorization]:
+    """Publishing to an SNS topic encrypted with a KMS key (KmsMasterKeyId) also needs the
+    publisher to be allowed kms:GenerateDataKey and kms:Decrypt on that key, which SNS
+    calls on its behalf (kms:ViaService sns.<region>.amazonaws.com, kms:CallerAccount):
+    SNS Developer Guide, "Encryption at rest", "Enable compatibility between event sources
+    and encrypted topics"; KMS Developer Guide, "kms:ViaService"."""
+    extra: list[RequiredAuthorization] = []
+    for authorization in authorizations:
+        if authorization.action.lower() != "sns:publish":
+            continue
+        for topic_arn in authorization.resources:
+            key_arn = _topic_key(topic_arn)
+            if key_arn is None:
+                continue
+            context = {
+                "kms:ViaService": (f"sns.{request.region}.amazonaws.com",),
+                "kms:CallerAccount": (request.account_id,),
+                "aws:SecureTransport": ("true",),
+            }
+            extra += [
+                RequiredAuthorization(action, (key_arn,), context)
+                for action in ("kms:GenerateDataKey", "kms:Decrypt")
+            ]
+    return extra
+
+
+def _topic_key(topic_arn: str) -> str | None:
+    """The KMS key ARN a topic is encrypted with (an alias or key id resolved), or None."""
+    parts = topic_arn.split(":")
+    if len(parts) < 6:
+        return None
+    region, account = parts[3], parts[4]
+    try:
+        topic = sns_backends[account][region].get_topic(topic_arn)
+    except Exception:  # no such topic: SNS answers NotFound itself
+        return None
+    key_id = getattr(topic, "kms_master_key_id", None)
+    if not key_id:
+        return None
+    return _lookup.kms_key_arn(str(key_id), account, region) or str(key_id)
 
 
 def _decide(

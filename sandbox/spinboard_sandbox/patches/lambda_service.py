@@ -130,7 +130,10 @@ def lambda_invoke_runs_real_handler(settings: SandboxSettings) -> None:
         assert executor is not None
         self.logs_backend.ensure_log_group(self.logs_group_name)
         result = executor.invoke(_function_spec(self), self.code_bytes, event)
-        if execution_role_may(self, "logs:PutLogEvents", _log_stream_arn(self)):
+        if all(
+            execution_role_may(self, action, _log_stream_arn(self))
+            for action in ("logs:CreateLogStream", "logs:PutLogEvents")
+        ):
             self.save_logs(result.logs)
         return result.payload, result.errored, result.logs
 
