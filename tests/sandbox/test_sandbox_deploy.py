@@ -220,3 +220,12 @@ def test_a_missing_ssm_parameter_fails_like_cloudformation(
         deploy_cloud_assembly(server.endpoint, assembly, default_account_id="unused")
 
     assert "Unable to fetch parameters [/not/there] from parameter store" in str(raised.value)
+
+
+def test_a_log_groups_arn_attribute_ends_with_star(deployed: DeployResult) -> None:
+    # CloudFormation's Fn::GetAtt Arn of AWS::Logs::LogGroup ends with ":*" (moto: without).
+    arn = stacks(deployed)["SandboxFixture"].outputs["LogGroupArn"]
+
+    assert arn.startswith("arn:aws:logs:")
+    assert ":log-group:" in arn
+    assert arn.endswith(":*")

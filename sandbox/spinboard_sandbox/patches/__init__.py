@@ -27,6 +27,7 @@ from spinboard_sandbox.patches.cloudformation import (
     cloudformation_resolves_public_ssm_parameters,
     iam_roles_from_cloudformation_attach_managed_policies,
     kms_keys_from_cloudformation,
+    log_group_arn_attribute_ends_with_star,
 )
 from spinboard_sandbox.patches.eventbridge import (
     event_bus_policies_from_cloudformation,
@@ -87,6 +88,7 @@ def apply_all(settings: SandboxSettings) -> None:
     kms_keys_from_cloudformation()
     cloudformation_resolves_public_ssm_parameters()
     cloudformation_errors_name_the_resource()
+    log_group_arn_attribute_ends_with_star()
     lambda_async_invocations()
     lambda_event_invoke_configs()
     eventbridge_delivers_to_targets()

@@ -25,6 +25,7 @@ from typing import Any
 
 import moto.cloudformation.parsing as cfn_parsing
 import moto.kms.models as kms_models
+import moto.logs.models as logs_models
 import moto.ssm.models as ssm_models
 from moto.cloudformation.exceptions import ValidationError
 from moto.core.exceptions import ServiceException
@@ -46,6 +47,8 @@ sandbox's own Python anyway), so every release resolves to this version."""
 ResourceMap: Any = cfn_parsing.ResourceMap
 KmsKey: Any = kms_models.Key
 IamRole: Any = _IamRole
+
+LogGroup: Any = logs_models.LogGroup
 
 
 def clear_cloudformation_model_caches() -> None:
@@ -234,3 +237,22 @@ def cloudformation_errors_name_the_resource() -> None:
             raise ValidationError(message=f"{where}: {type(exc).__name__}: {detail}") from exc
 
     setattr(cfn_parsing, "parse_and_create_resource", parse_and_create_resource)  # noqa: B010
+
+
+def log_group_arn_attribute_ends_with_star() -> None:
+    """(f) `Fn::GetAtt LogGroup.Arn` is `arn:...:log-group:NAME:*` in CloudFormation (User
+    Guide, AWS::Logs::LogGroup, Fn::GetAtt); moto answers it without `:*`. A policy that
+    grants log writes on that attribute (as CDK's `grant_write` does) then names the group,
+    not its streams, and IAM authorization refuses logs:PutLogEvents on a stream: answer the
+    attribute as AWS does."""
+    if not first_time("log_group_arn"):
+        return
+    original = LogGroup.get_cfn_attribute
+
+    def get_cfn_attribute(self: Any, attribute_name: str) -> Any:
+        value = original(self, attribute_name)
+        if attribute_name == "Arn" and isinstance(value, str) and not value.endswith(":*"):
+            return f"{value}:*"
+        return value
+
+    LogGroup.get_cfn_attribute = get_cfn_attribute
