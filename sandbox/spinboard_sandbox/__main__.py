@@ -13,7 +13,9 @@ sandbox); SANDBOX_LAYOUT=b puts Minnaker and the stack in the management account
 
 Environment: SANDBOX_PORT (4566), SANDBOX_MEMBER_ACCOUNTS (5), SANDBOX_TIME_SCALE (0.02),
 SANDBOX_LAYOUT (a), SANDBOX_DIR (<project>/.sandbox), SANDBOX_LAMBDA_CONCURRENCY (8),
-SANDBOX_APP_DIR (the directory holding the CDK app.py; default the project root).
+SANDBOX_APP_DIR (the directory holding the CDK app.py; default the project root),
+SANDBOX_CONTEXT (a JSON object of CDK context overrides, e.g. '{"offboardRemovesRoles": true}';
+not the keys the sandbox derives from what it seeded).
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ def sandbox_info(
         "stateMachines": state_machines,
         "stackOutputs": outputs,
         "stackRoles": stack_roles or {},
+        "context": dict(settings.context),
         "credentialsFile": str(credentials_file),
         "configFile": str(config_file),
         "logsDir": str(settings.logs_dir),
@@ -154,6 +157,7 @@ def run(
         halyard = SandboxHalyard.for_sandbox(settings.sandbox_dir, settings.time_scale)
         hal_command, hal_environment = halyard.prepare()
         context = {
+            **settings.context,
             "spinnakerAccountId": org.spinnaker.account_id,
             "managementAccountId": org.management.account_id,
             "organizationId": org.organization_id,

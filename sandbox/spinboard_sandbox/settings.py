@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 """The repository root (holds app.py), resolved from this file, never from the cwd."""
@@ -40,6 +41,9 @@ class SandboxSettings:
     """A warm execution environment idle this long is stopped."""
     layout: Layout = "a"
     """Where Spinnaker runs: "a" its own account, "b" the management account."""
+    context: Mapping[str, Any] = field(default_factory=dict)
+    """CDK context overrides for the app (SANDBOX_CONTEXT, a JSON object), e.g.
+    {"offboardRemovesRoles": true}; the keys the sandbox itself sets are refused."""
 
     @property
     def endpoint(self) -> str:
@@ -68,7 +72,43 @@ class SandboxSettings:
             time_scale=_float(env, "SANDBOX_TIME_SCALE", 0.02),
             lambda_max_workers=_int(env, "SANDBOX_LAMBDA_CONCURRENCY", 8, minimum=1, maximum=512),
             layout=_layout(env, "SANDBOX_LAYOUT", "a"),
+            context=_context(env, "SANDBOX_CONTEXT"),
         )
+
+
+SANDBOX_CONTEXT_KEYS = frozenset(
+    {
+        "spinnakerAccountId",
+        "managementAccountId",
+        "organizationId",
+        "minnakerInstanceId",
+        "region",
+        "halyardCommand",
+        "halyardEnvironment",
+        "kubectlCommand",
+    }
+)
+"""Context the sandbox derives from what it seeded: an override would point the app at
+accounts, an organization or a Minnaker that do not exist."""
+
+
+def _context(env: Mapping[str, str], key: str) -> dict[str, Any]:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be a JSON object of CDK context, got {raw!r}") from None
+    if not isinstance(value, dict):
+        raise SettingsError(f"{key} must be a JSON object of CDK context, got {raw!r}")
+    reserved = sorted(SANDBOX_CONTEXT_KEYS & set(value))
+    if reserved:
+        raise SettingsError(
+            f"{key} may not set {', '.join(reserved)}: the sandbox derives them from the "
+            "accounts and the Minnaker instance it seeded"
+        )
+    return value
 
 
 def _int(env: Mapping[str, str], key: str, default: int, *, minimum: int, maximum: int) -> int:

@@ -18,7 +18,12 @@ from spinboard_sandbox.settings import HOST, SandboxSettings, SettingsError
 
 def test_the_sandbox_process_end_to_end(tmp_path: Path) -> None:
     sandbox_dir = tmp_path / "sandbox"
-    with running_sandbox(app_dir=FIXTURE_APP, member_accounts=2, sandbox_dir=sandbox_dir) as box:
+    with running_sandbox(
+        app_dir=FIXTURE_APP,
+        member_accounts=2,
+        sandbox_dir=sandbox_dir,
+        extra_env={"SANDBOX_CONTEXT": '{"fixtureNote": "from SANDBOX_CONTEXT"}'},
+    ) as box:
         info = json.loads((sandbox_dir / "sandbox.json").read_text())
         result = box.run_execution("SandboxFixture", {"mode": "ok"}, timeout=60)
         member_roles = box.session(box.member_account_ids[1]).client("iam").list_roles()
@@ -46,6 +51,8 @@ def test_the_sandbox_process_end_to_end(tmp_path: Path) -> None:
     }
     assert info["endpoint"] == f"http://{HOST}:{port}"
     assert info["layout"] == box.layout == "a"
+    assert info["context"] == {"fixtureNote": "from SANDBOX_CONTEXT"}
+    assert info["stackOutputs"]["SandboxFixture"]["FixtureNote"] == "from SANDBOX_CONTEXT"
     assert box.spinnaker_account_id != box.management_account_id
     assert len(box.member_account_ids) == 2
     assert box.minnaker_instance_id.startswith("i-")
@@ -108,6 +115,9 @@ def test_a_failed_synth_is_reported_with_its_output(tmp_path: Path) -> None:
         ("SANDBOX_TIME_SCALE", "fast"),
         ("SANDBOX_LAYOUT", "c"),
         ("SANDBOX_LAYOUT", "ab"),
+        ("SANDBOX_CONTEXT", "{not json"),
+        ("SANDBOX_CONTEXT", '["offboardRemovesRoles"]'),
+        ("SANDBOX_CONTEXT", '{"spinnakerAccountId": "111111111111"}'),
     ],
 )
 def test_bad_settings_name_the_variable(variable: str, value: str) -> None:
@@ -122,6 +132,15 @@ def test_settings_defaults(tmp_path: Path) -> None:
     assert (settings.port, settings.member_accounts, settings.time_scale) == (4566, 5, 0.02)
     assert settings.layout == "a"
     assert settings.endpoint == "http://127.0.0.1:4566"
+
+
+def test_context_overrides_are_read_as_json() -> None:
+    settings = SandboxSettings.from_env(
+        {"SANDBOX_CONTEXT": '{"offboardRemovesRoles": true, "logRetentionDays": 7}'}
+    )
+
+    assert settings.context == {"offboardRemovesRoles": True, "logRetentionDays": 7}
+    assert SandboxSettings.from_env({}).context == {}
 
 
 @pytest.mark.parametrize(("value", "layout"), [("a", "a"), ("b", "b"), (" B ", "b"), ("", "a")])
