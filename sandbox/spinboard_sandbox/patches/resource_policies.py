@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from moto.core.common_models import CloudFormationModel
@@ -39,9 +41,45 @@ def _document(properties: dict[str, Any]) -> str:
     return document if isinstance(document, str) else json.dumps(document)
 
 
+@dataclass(frozen=True)
+class PolicyTargets:
+    """What a policy resource names (its property listing the targets) and how a target
+    gets a policy (`set`), or the one it has without the resource (`reset`; the target may
+    be gone)."""
+
+    property_name: str
+    set: Callable[[str, str, str, str], None]
+    """(target, document, account id, region)"""
+    reset: Callable[[str, str, str], None]
+    """(target, account id, region)"""
+
+
+def _set_queue_policy(url: str, document: str, account_id: str, region_name: str) -> None:
+    backend: Any = sqs_backends[account_id][region_name]
+    backend.set_queue_attributes(_queue_name(url), {"Policy": document})
+
+
+def _reset_queue_policy(url: str, account_id: str, region_name: str) -> None:
+    with contextlib.suppress(Exception):  # the queue is gone already
+        _set_queue_policy(url, "", account_id, region_name)
+
+
+def _set_topic_policy(arn: str, document: str, account_id: str, region_name: str) -> None:
+    sns_backends[account_id][region_name].set_topic_attribute(arn, "policy", document)
+
+
+def _reset_topic_policy(arn: str, account_id: str, region_name: str) -> None:
+    with contextlib.suppress(Exception):  # the topic is gone already
+        topic: Any = sns_backends[account_id][region_name].get_topic(arn)
+        topic._policy_json = topic._create_default_topic_policy(region_name, account_id, topic.name)
+
+
 class _PolicyResource:
-    """A policy resource: it has no attributes and its physical id is generated. (A mixin:
-    moto finds CloudFormation types among CloudFormationModel's direct subclasses.)"""
+    """A policy resource: it sets the policy of each resource it names and has no
+    attributes. (A mixin: moto finds CloudFormation types among CloudFormationModel's
+    direct subclasses.)"""
+
+    TARGETS: PolicyTargets
 
     def __init__(self, targets: list[str]) -> None:
         self.targets = targets
@@ -59,6 +97,25 @@ class _PolicyResource:
         return False
 
     @classmethod
+    def _targets(cls, properties: dict[str, Any]) -> list[str]:
+        return [str(target) for target in _listed(properties.get(cls.TARGETS.property_name))]
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        _resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_kwargs: Any,
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        targets = cls._targets(properties)
+        for target in targets:
+            cls.TARGETS.set(target, _document(properties), account_id, region_name)
+        return cls(targets)
+
+    @classmethod
     def update_from_cloudformation_json(
         cls,
         original_resource: Any,
@@ -67,9 +124,11 @@ class _PolicyResource:
         account_id: str,
         region_name: str,
     ) -> Any:
-        cls._remove(original_resource.targets, account_id, region_name)
-        create: Any = getattr(cls, "create_from_cloudformation_json")  # noqa: B009
-        return create(new_resource_name, cloudformation_json, account_id, region_name)
+        for target in original_resource.targets:
+            cls.TARGETS.reset(target, account_id, region_name)
+        return cls.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
 
     @classmethod
     def delete_from_cloudformation_json(
@@ -79,88 +138,28 @@ class _PolicyResource:
         account_id: str,
         region_name: str,
     ) -> None:
-        cls._remove(cls._targets(cloudformation_json["Properties"]), account_id, region_name)
-
-    @classmethod
-    def _targets(cls, properties: dict[str, Any]) -> list[str]:
-        raise NotImplementedError
-
-    @classmethod
-    def _remove(cls, targets: list[str], account_id: str, region_name: str) -> None:
-        raise NotImplementedError
+        for target in cls._targets(cloudformation_json["Properties"]):
+            cls.TARGETS.reset(target, account_id, region_name)
 
 
-class QueuePolicyResource(_PolicyResource, CloudFormationModel):
+class QueuePolicyResource(_PolicyResource, CloudFormationModel):  # type: ignore[misc]
     """AWS::SQS::QueuePolicy: the policy of each queue in Queues (URLs)."""
+
+    TARGETS = PolicyTargets("Queues", _set_queue_policy, _reset_queue_policy)
 
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::SQS::QueuePolicy"
 
-    @classmethod
-    def _targets(cls, properties: dict[str, Any]) -> list[str]:
-        return [str(url) for url in _listed(properties.get("Queues"))]
 
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        _resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **_kwargs: Any,
-    ) -> QueuePolicyResource:
-        properties = cloudformation_json["Properties"]
-        backend: Any = sqs_backends[account_id][region_name]
-        targets = cls._targets(properties)
-        for url in targets:
-            backend.set_queue_attributes(_queue_name(url), {"Policy": _document(properties)})
-        return cls(targets)
-
-    @classmethod
-    def _remove(cls, targets: list[str], account_id: str, region_name: str) -> None:
-        backend: Any = sqs_backends[account_id][region_name]
-        for url in targets:
-            with contextlib.suppress(Exception):  # the queue is gone already
-                backend.set_queue_attributes(_queue_name(url), {"Policy": ""})
-
-
-class TopicPolicyResource(_PolicyResource, CloudFormationModel):
+class TopicPolicyResource(_PolicyResource, CloudFormationModel):  # type: ignore[misc]
     """AWS::SNS::TopicPolicy: the policy of each topic in Topics (ARNs)."""
+
+    TARGETS = PolicyTargets("Topics", _set_topic_policy, _reset_topic_policy)
 
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::SNS::TopicPolicy"
-
-    @classmethod
-    def _targets(cls, properties: dict[str, Any]) -> list[str]:
-        return [str(arn) for arn in _listed(properties.get("Topics"))]
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        _resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **_kwargs: Any,
-    ) -> TopicPolicyResource:
-        properties = cloudformation_json["Properties"]
-        backend: Any = sns_backends[account_id][region_name]
-        targets = cls._targets(properties)
-        for arn in targets:
-            backend.set_topic_attribute(arn, "policy", _document(properties))
-        return cls(targets)
-
-    @classmethod
-    def _remove(cls, targets: list[str], account_id: str, region_name: str) -> None:
-        backend: Any = sns_backends[account_id][region_name]
-        for arn in targets:
-            with contextlib.suppress(Exception):  # the topic is gone already
-                topic = backend.get_topic(arn)
-                topic._policy_json = topic._create_default_topic_policy(
-                    region_name, account_id, topic.name
-                )
 
 
 def resource_policies_from_cloudformation() -> None:

@@ -45,7 +45,7 @@ from moto.stepfunctions.utils import cfn_to_api_tags
 from moto.utilities.arns import parse_arn
 
 from spinboard_sandbox.organization import EndpointSession
-from spinboard_sandbox.patches.iam_policies import service_role_credentials
+from spinboard_sandbox.patches.iam_policies import ServiceCannotAssumeRole, service_role_credentials
 from spinboard_sandbox.patches.state import first_time, sandbox_settings, shared, time_scale
 
 STATES_PRINCIPAL = "states.amazonaws.com"
@@ -195,23 +195,21 @@ def engine_client(
     machine's execution role, or a task's Credentials.RoleArn), as Step Functions does: the
     role must trust states.amazonaws.com, and every call the task makes is authorized
     against the role's policies. Without a role (never the case for a deployed state
-    machine) the client has no valid credentials: every call is refused."""
+    machine) the task fails: there is nobody to act as."""
     key = (service, region, role_arn or "", state_machine_arn or "")
     with shared.clients_lock:
         client = shared.clients.get(key)
     if client is not None:
         return client
-    credentials = (
-        service_role_credentials(
-            role_arn,
-            STATES_PRINCIPAL,
-            region=region,
-            session_name="states",
-            source_arn=state_machine_arn,
-            source_account=parse_arn(state_machine_arn).account if state_machine_arn else None,
-        )
-        if role_arn
-        else {"access_key_id": "ASIANOCREDENTIALSXXX", "secret_access_key": "-"}
+    if not role_arn:
+        raise ServiceCannotAssumeRole(f"{STATES_PRINCIPAL} has no role to act as for this task")
+    credentials = service_role_credentials(
+        role_arn,
+        STATES_PRINCIPAL,
+        region=region,
+        session_name="states",
+        source_arn=state_machine_arn,
+        source_account=parse_arn(state_machine_arn).account if state_machine_arn else None,
     )
     client = EndpointSession(
         sandbox_settings().endpoint,
